@@ -1,0 +1,185 @@
+//! The answer cache: LRU by entries and by bytes, TTLs clamped by policy and counted down
+//! with age, serve-stale (RFC 8767) within a window, and a prefetch hint near expiry.
+//! Time is passed in, so every rule here is tested without sleeping.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+
+use crate::answer::{Answer, Kind};
+
+/// TTL served with a stale answer (RFC 8767 §4 recommends 30 s).
+pub const STALE_TTL: u32 = 30;
+/// Entries younger than this are never prefetched: refreshing them gains nothing.
+const MIN_PREFETCH_TTL: u32 = 10;
+/// Per-entry bookkeeping on top of the answer itself (LRU node, key box, entry).
+const ENTRY_OVERHEAD: usize = 96;
+
+#[derive(Debug, Clone)]
+pub struct CachePolicy {
+    pub capacity: NonZeroUsize,
+    pub max_bytes: usize,
+    pub min_ttl: u32,
+    pub max_ttl: u32,
+    pub negative_ttl: u32,
+    pub servfail_ttl: u32,
+    /// How long past expiry an entry may still be served when upstreams fail; None: never.
+    pub stale_window: Option<Duration>,
+    pub prefetch: bool,
+}
+
+impl CachePolicy {
+    /// How long an answer may be cached, in seconds; None when it must not be.
+    pub fn ttl_for(&self, answer: &Answer) -> Option<u32> {
+        let ttl = match answer.kind {
+            Kind::Positive => answer
+                .upstream_ttl?
+                .clamp(self.min_ttl, self.max_ttl.max(self.min_ttl)),
+            // RFC 2308 §5: without an SOA there is no negative TTL to go by.
+            Kind::Negative => answer.upstream_ttl?.min(self.negative_ttl),
+            Kind::Failure if answer.rcode == crate::wire::rcode::SERVFAIL => self.servfail_ttl,
+            Kind::Failure => return None,
+        };
+        (ttl > 0).then_some(ttl)
+    }
+}
+
+struct Entry {
+    answer: Arc<Answer>,
+    stored: Instant,
+    ttl: u32,
+    prefetching: bool,
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// Serve with `ttl` seconds left; `prefetch` asks the caller to refresh in background.
+    Fresh {
+        answer: Arc<Answer>,
+        ttl: u32,
+        prefetch: bool,
+    },
+    /// Expired but inside the stale window: serve only if upstreams fail.
+    Stale(Arc<Answer>),
+    Miss,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    pub entries: usize,
+    pub bytes: usize,
+    pub evictions: u64,
+}
+
+pub struct Cache {
+    lru: LruCache<Box<[u8]>, Entry>,
+    policy: CachePolicy,
+    bytes: usize,
+    evictions: u64,
+}
+
+fn entry_bytes(key: &[u8], answer: &Answer) -> usize {
+    key.len() + answer.heap_bytes() + ENTRY_OVERHEAD
+}
+
+impl Cache {
+    pub fn new(policy: CachePolicy) -> Cache {
+        Cache {
+            lru: LruCache::new(policy.capacity),
+            policy,
+            bytes: 0,
+            evictions: 0,
+        }
+    }
+
+    pub fn policy(&self) -> &CachePolicy {
+        &self.policy
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            entries: self.lru.len(),
+            bytes: self.bytes,
+            evictions: self.evictions,
+        }
+    }
+
+    pub fn get(&mut self, key: &[u8], now: Instant) -> Lookup {
+        let Some(e) = self.lru.get_mut(key) else {
+            return Lookup::Miss;
+        };
+        let age = now.saturating_duration_since(e.stored);
+        let age_s = age.as_secs().min(u32::MAX as u64) as u32;
+        if age_s < e.ttl {
+            let ttl = e.ttl - age_s;
+            let prefetch = self.policy.prefetch
+                && !e.prefetching
+                && e.ttl >= MIN_PREFETCH_TTL
+                && ttl as u64 * 10 <= e.ttl as u64;
+            e.prefetching |= prefetch;
+            return Lookup::Fresh {
+                answer: e.answer.clone(),
+                ttl,
+                prefetch,
+            };
+        }
+        let expired_for = age - Duration::from_secs(e.ttl as u64);
+        match self.policy.stale_window {
+            Some(w) if expired_for <= w && e.answer.kind != Kind::Failure => {
+                Lookup::Stale(e.answer.clone())
+            }
+            _ => {
+                self.remove(key);
+                Lookup::Miss
+            }
+        }
+    }
+
+    /// Stores an answer under the policy's TTL; returns that TTL, None if not cacheable.
+    pub fn insert(&mut self, key: &[u8], answer: Arc<Answer>, now: Instant) -> Option<u32> {
+        let ttl = self.policy.ttl_for(&answer)?;
+        let size = entry_bytes(key, &answer);
+        if size > self.policy.max_bytes {
+            return None;
+        }
+        self.remove(key);
+        let entry = Entry {
+            answer,
+            stored: now,
+            ttl,
+            prefetching: false,
+        };
+        if let Some((k, old)) = self.lru.push(key.into(), entry) {
+            self.bytes -= entry_bytes(&k, &old.answer);
+            self.evictions += 1;
+        }
+        self.bytes += size;
+        while self.bytes > self.policy.max_bytes {
+            let Some((k, old)) = self.lru.pop_lru() else {
+                break;
+            };
+            self.bytes -= entry_bytes(&k, &old.answer);
+            self.evictions += 1;
+        }
+        Some(ttl)
+    }
+
+    /// Lets a failed prefetch be tried again on a later hit.
+    pub fn clear_prefetch(&mut self, key: &[u8]) {
+        if let Some(e) = self.lru.peek_mut(key) {
+            e.prefetching = false;
+        }
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if let Some(old) = self.lru.pop(key) {
+            self.bytes -= entry_bytes(key, &old.answer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

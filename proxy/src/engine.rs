@@ -1,0 +1,266 @@
+//! The query path shared by the UDP and TCP listeners. `answer_cached` runs inline in the
+//! listener and serves hits without allocating; a miss becomes a `Pending` that a task
+//! resolves upstream, sharing one upstream query among identical client queries.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::answer::{Answer, Kind};
+use crate::cache::{Cache, Lookup, STALE_TTL};
+use crate::lock;
+use crate::metrics::{Metrics, Proto};
+use crate::upstream::Pool;
+use crate::wire::{self, Query, Reject, KEY_MAX};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Total time a client query may wait for upstreams before stale or SERVFAIL.
+    pub query_timeout: Duration,
+    /// Distinct questions resolving upstream at once; client queries waiting on them are
+    /// bounded at eight times this.
+    pub max_inflight: usize,
+    pub log_queries: bool,
+}
+
+/// An answer ready to render, with the TTL to serve it with.
+#[derive(Clone)]
+struct Resolved {
+    answer: Arc<Answer>,
+    ttl: u32,
+}
+
+/// What the listener should do with a datagram or TCP message.
+pub enum Fast {
+    /// `out` holds the answer.
+    Reply,
+    /// Say nothing.
+    Drop,
+    /// Resolve upstream (in a task), then reply.
+    Miss(Pending),
+}
+
+pub struct Pending {
+    query: Box<[u8]>,
+    q: Query,
+    key: Box<[u8]>,
+    started: Instant,
+}
+
+type Waiters = Vec<oneshot::Sender<Resolved>>;
+
+pub struct Engine {
+    cache: Mutex<Cache>,
+    inflight: Mutex<HashMap<Box<[u8]>, Waiters>>,
+    pending: AtomicUsize,
+    pub pool: Arc<Pool>,
+    pub metrics: Arc<Metrics>,
+    cfg: EngineConfig,
+}
+
+/// Releases a pending slot however the task ends.
+struct PendingSlot<'a>(&'a AtomicUsize);
+impl Drop for PendingSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
+impl Engine {
+    pub fn new(cache: Cache, pool: Arc<Pool>, metrics: Arc<Metrics>, cfg: EngineConfig) -> Engine {
+        Engine {
+            cache: Mutex::new(cache),
+            inflight: Mutex::new(HashMap::new()),
+            pending: AtomicUsize::new(0),
+            pool,
+            metrics,
+            cfg,
+        }
+    }
+
+    pub fn cache_stats(&self) -> crate::cache::CacheStats {
+        lock(&self.cache).stats()
+    }
+
+    /// Answers from cache, or says why not. Never blocks on I/O.
+    pub fn answer_cached(self: &Arc<Self>, buf: &[u8], proto: Proto, out: &mut Vec<u8>) -> Fast {
+        let q = match wire::parse_query(buf) {
+            Ok(q) => q,
+            Err(r) => {
+                self.metrics.malformed.fetch_add(1, Relaxed);
+                return match r {
+                    Reject::Drop => Fast::Drop,
+                    Reject::Respond(code) => {
+                        wire::write_error(buf, None, code, out);
+                        self.metrics.response(code);
+                        Fast::Reply
+                    }
+                };
+            }
+        };
+        self.metrics.request(proto, q.qtype);
+        let mut kb = [0u8; KEY_MAX];
+        let key = wire::cache_key(buf, &q, &mut kb);
+        let lookup = lock(&self.cache).get(key, Instant::now());
+        match lookup {
+            Lookup::Fresh {
+                answer,
+                ttl,
+                prefetch,
+            } => {
+                self.metrics.cache_hits.fetch_add(1, Relaxed);
+                self.render(&answer, buf, &q, ttl, proto, out);
+                if prefetch {
+                    self.metrics.prefetches.fetch_add(1, Relaxed);
+                    self.spawn_refresh(key, q.recursion_desired());
+                }
+                self.log(buf, &q, proto, answer.rcode, "hit", Duration::ZERO);
+                return Fast::Reply;
+            }
+            // RFC 8767: with every upstream down, answer stale at once and refresh behind.
+            Lookup::Stale(answer) if !self.pool.any_up() => {
+                self.metrics.stale_answers.fetch_add(1, Relaxed);
+                self.render(&answer, buf, &q, STALE_TTL, proto, out);
+                self.spawn_refresh(key, q.recursion_desired());
+                self.log(buf, &q, proto, answer.rcode, "stale", Duration::ZERO);
+                return Fast::Reply;
+            }
+            _ => {}
+        }
+        self.metrics.cache_misses.fetch_add(1, Relaxed);
+        if self.pending.fetch_add(1, Relaxed) >= self.cfg.max_inflight * 8 {
+            self.pending.fetch_sub(1, Relaxed);
+            self.metrics.overloaded.fetch_add(1, Relaxed);
+            wire::write_error(buf, Some(&q), wire::rcode::SERVFAIL, out);
+            self.metrics.response(wire::rcode::SERVFAIL);
+            return Fast::Reply;
+        }
+        Fast::Miss(Pending {
+            query: buf.into(),
+            key: key.into(),
+            q,
+            started: Instant::now(),
+        })
+    }
+
+    /// Resolves a miss and writes the answer into `out`.
+    pub async fn answer_upstream(self: &Arc<Self>, p: Pending, proto: Proto, out: &mut Vec<u8>) {
+        let _slot = PendingSlot(&self.pending);
+        let r = self.resolve(&p.key, p.q.recursion_desired()).await;
+        self.render(&r.answer, &p.query, &p.q, r.ttl, proto, out);
+        self.log(&p.query, &p.q, proto, r.answer.rcode, "miss", p.started.elapsed());
+    }
+
+    fn render(&self, a: &Answer, buf: &[u8], q: &Query, ttl: u32, proto: Proto, out: &mut Vec<u8>) {
+        let limit = match proto {
+            Proto::Udp => q.udp_limit(),
+            Proto::Tcp => u16::MAX as usize,
+        };
+        a.render(buf, q, ttl, limit, out);
+        if out[2] & (wire::FLAG_TC >> 8) as u8 != 0 {
+            self.metrics.truncated.fetch_add(1, Relaxed);
+        }
+        self.metrics.response(a.rcode);
+    }
+
+    fn spawn_refresh(self: &Arc<Self>, key: &[u8], rd: bool) {
+        let (engine, key) = (self.clone(), Box::<[u8]>::from(key));
+        tokio::spawn(async move {
+            let r = engine.resolve(&key, rd).await;
+            if r.answer.kind == Kind::Failure {
+                lock(&engine.cache).clear_prefetch(&key);
+            }
+        });
+    }
+
+    /// One upstream resolution per key at a time: later callers wait for the first.
+    async fn resolve(self: &Arc<Self>, key: &[u8], rd: bool) -> Resolved {
+        let waiting = {
+            let mut m = lock(&self.inflight);
+            if let Some(w) = m.get_mut(key) {
+                let (tx, rx) = oneshot::channel();
+                w.push(tx);
+                Some(rx)
+            } else if m.len() >= self.cfg.max_inflight {
+                self.metrics.overloaded.fetch_add(1, Relaxed);
+                return Resolved {
+                    answer: Arc::new(Answer::servfail(key)),
+                    ttl: 0,
+                };
+            } else {
+                m.insert(key.into(), Vec::new());
+                None
+            }
+        };
+        if let Some(rx) = waiting {
+            self.metrics.coalesced.fetch_add(1, Relaxed);
+            return rx.await.unwrap_or_else(|_| Resolved {
+                answer: Arc::new(Answer::servfail(key)),
+                ttl: 0,
+            });
+        }
+        self.metrics.inflight.fetch_add(1, Relaxed);
+        let r = self.resolve_upstream(key, rd).await;
+        self.metrics.inflight.fetch_sub(1, Relaxed);
+        let waiters = lock(&self.inflight).remove(key).unwrap_or_default();
+        for w in waiters {
+            let _ = w.send(r.clone());
+        }
+        r
+    }
+
+    async fn resolve_upstream(&self, key: &[u8], rd: bool) -> Resolved {
+        let got = tokio::time::timeout(self.cfg.query_timeout, self.pool.forward(key, rd)).await;
+        let answer = match got {
+            Ok(Ok(bytes)) => match Answer::from_upstream(&bytes) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    log::debug!("unusable upstream answer: {e}");
+                    None
+                }
+            },
+            Ok(Err(e)) => {
+                log::debug!("forward failed: {e}");
+                None
+            }
+            Err(_) => None,
+        };
+        let now = Instant::now();
+        let mut cache = lock(&self.cache);
+        if let Some(a) = answer.filter(|a| a.kind != Kind::Failure) {
+            let a = Arc::new(a);
+            let ttl = cache.insert(key, a.clone(), now).unwrap_or(0);
+            return Resolved { answer: a, ttl };
+        }
+        // Every upstream failed or answered SERVFAIL: stale beats an error (RFC 8767).
+        match cache.get(key, now) {
+            Lookup::Stale(a) => {
+                self.metrics.stale_answers.fetch_add(1, Relaxed);
+                Resolved {
+                    answer: a,
+                    ttl: STALE_TTL,
+                }
+            }
+            Lookup::Fresh { answer, ttl, .. } => Resolved { answer, ttl },
+            Lookup::Miss => {
+                let a = Arc::new(Answer::servfail(key));
+                cache.insert(key, a.clone(), now);
+                Resolved { answer: a, ttl: 0 }
+            }
+        }
+    }
+
+    fn log(&self, buf: &[u8], q: &Query, proto: Proto, rcode: u16, how: &str, took: Duration) {
+        if self.cfg.log_queries {
+            let name = crate::wire::name_to_string(&buf[q.qname.clone()]);
+            log::info!(
+                "query {proto:?} {name} type={} rcode={rcode} {how} {:.1}ms",
+                q.qtype,
+                took.as_secs_f64() * 1000.0
+            );
+        }
+    }
+}

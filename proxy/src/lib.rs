@@ -1,0 +1,23 @@
+//! dns-sidecar-proxy: a per-pod caching DNS proxy. The wire format (`wire`), the cache
+//! (`cache`, `answer`) and upstream choice (`upstream::health`, `upstream::select`) are pure
+//! and unit-tested; `engine`, `server`, `upstream` and `admin` are the I/O around them.
+
+pub mod admin;
+pub mod answer;
+pub mod app;
+pub mod cache;
+pub mod config;
+pub mod discover;
+pub mod engine;
+pub mod logger;
+pub mod metrics;
+pub mod resolv_conf;
+pub mod server;
+pub mod upstream;
+pub mod wire;
+
+/// Locks a mutex, carrying on if another thread panicked while holding it: every value we
+/// guard stays consistent between statements, and a DNS proxy must keep answering.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,45 @@
+//! `dns-sidecar-proxy`: parse flags, build the runtime, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use dns_sidecar_proxy::config::{Args, Config};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let resolv = if args.upstream.is_empty() {
+        std::fs::read_to_string(&args.resolv_conf).ok()
+    } else {
+        None
+    };
+    let cfg = match Config::from_args(args, resolv.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dns-sidecar-proxy: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    dns_sidecar_proxy::logger::init(cfg.log_level);
+    let rt = if cfg.threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cfg.threads)
+            .enable_all()
+            .build()
+    };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dns-sidecar-proxy: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(dns_sidecar_proxy::app::run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dns-sidecar-proxy: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

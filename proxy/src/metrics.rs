@@ -1,0 +1,191 @@
+//! Counters kept with relaxed atomics (no lock on the query path) and their rendering in
+//! the Prometheus text format. Names follow CoreDNS's where a CoreDNS metric exists.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::cache::CacheStats;
+use crate::upstream::Upstream;
+
+/// Upper bounds (seconds) of the RTT histogram buckets.
+pub const RTT_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; RTT_BUCKETS.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        if let Some(i) = RTT_BUCKETS.iter().position(|b| s <= *b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(d.as_micros() as u64, Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cum = 0;
+        for (b, n) in RTT_BUCKETS.iter().zip(&self.buckets) {
+            cum += n.load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cum}");
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let sum = self.sum_us.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Udp = 0,
+    Tcp = 1,
+}
+
+/// Query types with their own label; the rest count as "other".
+const QTYPES: [(u16, &str); 10] = [
+    (1, "A"),
+    (28, "AAAA"),
+    (5, "CNAME"),
+    (12, "PTR"),
+    (33, "SRV"),
+    (16, "TXT"),
+    (15, "MX"),
+    (2, "NS"),
+    (6, "SOA"),
+    (65, "HTTPS"),
+];
+const RCODES: [&str; 7] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other",
+];
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: [[AtomicU64; QTYPES.len() + 1]; 2],
+    responses: [AtomicU64; RCODES.len()],
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+    pub stale_answers: AtomicU64,
+    pub prefetches: AtomicU64,
+    pub hedges: AtomicU64,
+    pub coalesced: AtomicU64,
+    pub inflight: AtomicU64,
+    pub overloaded: AtomicU64,
+    pub malformed: AtomicU64,
+    pub truncated: AtomicU64,
+    pub tcp_connections: AtomicU64,
+}
+
+impl Metrics {
+    pub fn request(&self, proto: Proto, qtype: u16) {
+        let i = QTYPES
+            .iter()
+            .position(|(t, _)| *t == qtype)
+            .unwrap_or(QTYPES.len());
+        self.requests[proto as usize][i].fetch_add(1, Relaxed);
+    }
+
+    pub fn response(&self, rcode: u16) {
+        let i = (rcode as usize).min(RCODES.len() - 1);
+        self.responses[i].fetch_add(1, Relaxed);
+    }
+
+    pub fn render(&self, cache: CacheStats, upstreams: &[std::sync::Arc<Upstream>]) -> String {
+        let mut o = String::with_capacity(8192);
+        let p = "dns_sidecar";
+        let _ = writeln!(o, "# HELP {p}_requests_total Queries received, by protocol and type.\n# TYPE {p}_requests_total counter");
+        for (pi, proto) in ["udp", "tcp"].iter().enumerate() {
+            for (ti, n) in self.requests[pi].iter().enumerate() {
+                let t = QTYPES.get(ti).map_or("other", |q| q.1);
+                let _ = writeln!(o, "{p}_requests_total{{proto=\"{proto}\",type=\"{t}\"}} {}", n.load(Relaxed));
+            }
+        }
+        let _ = writeln!(o, "# HELP {p}_responses_total Answers sent, by rcode.\n# TYPE {p}_responses_total counter");
+        for (i, n) in self.responses.iter().enumerate() {
+            let _ = writeln!(o, "{p}_responses_total{{rcode=\"{}\"}} {}", RCODES[i], n.load(Relaxed));
+        }
+        let counters: [(&str, &str, &AtomicU64); 11] = [
+            ("cache_hits_total", "Answers served from cache.", &self.cache_hits),
+            ("cache_misses_total", "Queries the cache could not answer.", &self.cache_misses),
+            ("stale_answers_total", "Expired answers served because upstreams failed (RFC 8767).", &self.stale_answers),
+            ("prefetches_total", "Background refreshes of entries near expiry.", &self.prefetches),
+            ("hedged_queries_total", "Extra upstream queries sent because the first was slow or failed.", &self.hedges),
+            ("coalesced_queries_total", "Queries that joined an identical query already in flight.", &self.coalesced),
+            ("overloaded_total", "Queries refused because too many were in flight.", &self.overloaded),
+            ("malformed_total", "Client messages that did not parse.", &self.malformed),
+            ("truncated_total", "UDP answers sent truncated (TC) for the client to retry over TCP.", &self.truncated),
+            ("tcp_connections_total", "Client TCP connections accepted.", &self.tcp_connections),
+            ("cache_evictions_total", "Entries evicted by the entry or byte bound.", &AtomicU64::new(cache.evictions)),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(o, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} counter\n{p}_{name} {}", v.load(Relaxed));
+        }
+        let gauges = [
+            ("cache_entries", "Entries in the cache.", cache.entries as u64),
+            ("cache_bytes", "Bytes held by cache entries (estimate).", cache.bytes as u64),
+            ("inflight_queries", "Upstream resolutions in flight.", self.inflight.load(Relaxed)),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(o, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} gauge\n{p}_{name} {v}");
+        }
+        let _ = writeln!(o, "# HELP {p}_upstream_up Whether an upstream is considered healthy.\n# TYPE {p}_upstream_up gauge");
+        for u in upstreams {
+            let _ = writeln!(o, "{p}_upstream_up{{upstream=\"{}\"}} {}", u.addr, u.health().is_up() as u8);
+        }
+        let _ = writeln!(o, "# HELP {p}_upstream_failures_total Upstream attempts that timed out or failed.\n# TYPE {p}_upstream_failures_total counter");
+        for u in upstreams {
+            let _ = writeln!(o, "{p}_upstream_failures_total{{upstream=\"{}\"}} {}", u.addr, u.stats.failures.load(Relaxed));
+        }
+        let _ = writeln!(o, "# HELP {p}_upstream_mismatched_total Upstream replies ignored for a wrong ID or question.\n# TYPE {p}_upstream_mismatched_total counter");
+        for u in upstreams {
+            let _ = writeln!(o, "{p}_upstream_mismatched_total{{upstream=\"{}\"}} {}", u.addr, u.stats.mismatches.load(Relaxed));
+        }
+        let _ = writeln!(o, "# HELP {p}_upstream_rtt_seconds Round-trip time of answered upstream queries.\n# TYPE {p}_upstream_rtt_seconds histogram");
+        for u in upstreams {
+            u.stats.rtt.render(&mut o, &format!("{p}_upstream_rtt_seconds"), &format!("upstream=\"{}\"", u.addr));
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(300));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(10));
+        let mut s = String::new();
+        h.render(&mut s, "x", "u=\"a\"");
+        assert!(s.contains("x_bucket{u=\"a\",le=\"0.0005\"} 1\n"), "{s}");
+        assert!(s.contains("x_bucket{u=\"a\",le=\"0.005\"} 2\n"), "{s}");
+        assert!(s.contains("x_bucket{u=\"a\",le=\"2.5\"} 2\n"), "{s}");
+        assert!(s.contains("x_bucket{u=\"a\",le=\"+Inf\"} 3\n"), "{s}");
+        assert!(s.contains("x_count{u=\"a\"} 3\n"), "{s}");
+    }
+
+    #[test]
+    fn requests_and_rcodes_are_labelled() {
+        let m = Metrics::default();
+        m.request(Proto::Udp, 28);
+        m.request(Proto::Tcp, 999);
+        m.response(3);
+        m.response(200);
+        let s = m.render(CacheStats::default(), &[]);
+        assert!(s.contains("dns_sidecar_requests_total{proto=\"udp\",type=\"AAAA\"} 1\n"));
+        assert!(s.contains("dns_sidecar_requests_total{proto=\"tcp\",type=\"other\"} 1\n"));
+        assert!(s.contains("dns_sidecar_responses_total{rcode=\"NXDOMAIN\"} 1\n"));
+        assert!(s.contains("dns_sidecar_responses_total{rcode=\"other\"} 1\n"));
+    }
+}

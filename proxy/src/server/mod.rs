@@ -1,0 +1,4 @@
+//! The client-facing listeners: UDP and TCP on each --listen address.
+
+pub mod tcp;
+pub mod udp;

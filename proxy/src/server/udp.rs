@@ -1,0 +1,48 @@
+//! The UDP listener: cache hits are answered inline from one reused buffer; misses go to a
+//! task each. With several threads, SO_REUSEPORT sockets share one address.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+
+use crate::engine::{Engine, Fast};
+use crate::metrics::Proto;
+
+/// Binds a UDP socket; `reuse` lets several sockets share the address.
+pub fn bind(addr: SocketAddr, reuse: bool) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse {
+        s.set_reuse_port(true)?;
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
+}
+
+pub async fn serve(sock: UdpSocket, engine: Arc<Engine>) {
+    let sock = Arc::new(sock);
+    let mut buf = vec![0u8; 65535];
+    let mut out = Vec::with_capacity(65535);
+    loop {
+        // Errors here are ICMP reports about earlier sends: nothing to do but go on.
+        let Ok((n, src)) = sock.recv_from(&mut buf).await else {
+            continue;
+        };
+        match engine.answer_cached(&buf[..n], Proto::Udp, &mut out) {
+            Fast::Reply => {
+                let _ = sock.send_to(&out, src).await;
+            }
+            Fast::Drop => {}
+            Fast::Miss(p) => {
+                let (sock, engine) = (sock.clone(), engine.clone());
+                tokio::spawn(async move {
+                    let mut out = Vec::with_capacity(512);
+                    engine.answer_upstream(p, Proto::Udp, &mut out).await;
+                    let _ = sock.send_to(&out, src).await;
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Which upstream to ask next: power of two random choices among healthy upstreams not yet
+//! tried for this query, so load spreads while slow or failing replicas are avoided. When
+//! every upstream is down, the least recently failed one is tried anyway.
+
+/// What selection needs to know of one upstream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub up: bool,
+    pub score: f64,
+    /// Consecutive failures, to rank down upstreams.
+    pub fails: u32,
+}
+
+/// Picks the next upstream. `tried` is a bit set of indexes already asked; `r1`, `r2` are
+/// random numbers (passed in so the choice is testable).
+pub fn pick(cands: &[Candidate], tried: u64, r1: u64, r2: u64) -> Option<usize> {
+    let untried = |i: &usize| *i < 64 && tried & (1 << i) == 0;
+    let healthy = (0..cands.len()).filter(|i| untried(i) && cands[*i].up);
+    let n = healthy.clone().count();
+    if n > 0 {
+        let a = healthy.clone().nth((r1 % n as u64) as usize)?;
+        if n == 1 {
+            return Some(a);
+        }
+        // A second, distinct choice: offset by 1..n-1 from the first.
+        let pos_a = (r1 % n as u64) as usize;
+        let pos_b = (pos_a + 1 + (r2 % (n as u64 - 1)) as usize) % n;
+        let b = healthy.clone().nth(pos_b)?;
+        return Some(if cands[b].score < cands[a].score { b } else { a });
+    }
+    // Nothing healthy is left untried. If some upstream is up (and was already asked),
+    // a down one is not worth a packet; if all are down, try the least failed.
+    if cands.iter().any(|c| c.up) {
+        return None;
+    }
+    (0..cands.len())
+        .filter(untried)
+        .min_by_key(|i| (cands[*i].fails, *i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up(score: f64) -> Candidate {
+        Candidate {
+            up: true,
+            score,
+            fails: 0,
+        }
+    }
+    fn down(fails: u32) -> Candidate {
+        Candidate {
+            up: false,
+            score: 1e9,
+            fails,
+        }
+    }
+
+    #[test]
+    fn two_choices_take_the_better() {
+        let c = [up(10.0), up(1.0)];
+        for r in 0..10 {
+            assert_eq!(pick(&c, 0, r, r * 7), Some(1));
+        }
+    }
+
+    #[test]
+    fn spreads_over_equal_upstreams() {
+        let c = [up(1.0), up(1.0), up(1.0)];
+        let mut seen = [0; 3];
+        for r in 0..30 {
+            seen[pick(&c, 0, r, r / 3).unwrap()] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+    }
+
+    #[test]
+    fn skips_tried_and_down() {
+        let c = [up(1.0), down(3), up(5.0)];
+        assert_eq!(pick(&c, 0b001, 0, 0), Some(2));
+        assert_eq!(pick(&c, 0b101, 0, 0), None, "a down one is not tried while another is up");
+    }
+
+    #[test]
+    fn the_worst_healthy_still_beats_a_down_one() {
+        let c = [down(1), up(1e6)];
+        for r in 0..5 {
+            assert_eq!(pick(&c, 0, r, r), Some(1));
+        }
+    }
+
+    #[test]
+    fn all_down_tries_least_failed_then_the_rest() {
+        let c = [down(9), down(2), down(5)];
+        assert_eq!(pick(&c, 0, 0, 0), Some(1));
+        assert_eq!(pick(&c, 0b010, 0, 0), Some(2));
+        assert_eq!(pick(&c, 0b110, 0, 0), Some(0));
+        assert_eq!(pick(&c, 0b111, 0, 0), None);
+    }
+
+    #[test]
+    fn empty_pool() {
+        assert_eq!(pick(&[], 0, 1, 2), None);
+    }
+}

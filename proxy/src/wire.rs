@@ -1,0 +1,529 @@
+//! DNS wire format, just enough for a forwarding cache: read a query's question and EDNS,
+//! walk a response to find its TTLs and negative-caching SOA, and write the few messages
+//! the proxy makes itself. Works on borrowed bytes so a cache hit allocates nothing.
+
+use std::ops::Range;
+
+pub const HEADER_LEN: usize = 12;
+pub const TYPE_SOA: u16 = 6;
+pub const TYPE_OPT: u16 = 41;
+pub const CLASS_IN: u16 = 1;
+/// What we advertise upstream and the most we send a UDP client (DNS flag day 2020).
+pub const EDNS_UDP_SIZE: u16 = 1232;
+/// Longest cache key: a 255-byte name, type, class and the DO/CD flag byte.
+pub const KEY_MAX: usize = 255 + 5;
+/// Bytes of an OPT record with no options.
+pub const OPT_LEN: usize = 11;
+
+pub mod rcode {
+    pub const NOERROR: u16 = 0;
+    pub const FORMERR: u16 = 1;
+    pub const SERVFAIL: u16 = 2;
+    pub const NXDOMAIN: u16 = 3;
+    pub const NOTIMP: u16 = 4;
+    pub const REFUSED: u16 = 5;
+    /// Extended RCODE 16: needs an OPT record to carry its upper bits.
+    pub const BADVERS: u16 = 16;
+}
+
+// Header flag bits (second 16-bit word).
+pub const FLAG_QR: u16 = 0x8000;
+pub const FLAG_AA: u16 = 0x0400;
+pub const FLAG_TC: u16 = 0x0200;
+pub const FLAG_RD: u16 = 0x0100;
+pub const FLAG_RA: u16 = 0x0080;
+pub const FLAG_AD: u16 = 0x0020;
+pub const FLAG_CD: u16 = 0x0010;
+const OPCODE_MASK: u16 = 0x7800;
+const DO_BIT: u32 = 0x8000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("message shorter than a DNS header")]
+    Short,
+    #[error("message ends inside a record at offset {0}")]
+    Truncated(usize),
+    #[error("malformed name at offset {0}")]
+    BadName(usize),
+    #[error("expected exactly one question, found {0}")]
+    QuestionCount(u16),
+    #[error("more than one OPT record")]
+    DuplicateOpt,
+}
+
+/// What to do with a query that cannot be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// Not even a header, or a response: answering could start a loop or a reflection.
+    Drop,
+    /// Answer with this RCODE, echoing the header.
+    Respond(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edns {
+    pub udp_size: u16,
+    pub dnssec_ok: bool,
+}
+
+/// A parsed client query. Ranges index the original buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub id: u16,
+    pub flags: u16,
+    /// The question name's wire bytes, including the final zero label.
+    pub qname: Range<usize>,
+    pub qtype: u16,
+    pub qclass: u16,
+    pub edns: Option<Edns>,
+}
+
+impl Query {
+    pub fn question_end(&self) -> usize {
+        self.qname.end + 4
+    }
+    pub fn recursion_desired(&self) -> bool {
+        self.flags & FLAG_RD != 0
+    }
+    pub fn checking_disabled(&self) -> bool {
+        self.flags & FLAG_CD != 0
+    }
+    pub fn dnssec_ok(&self) -> bool {
+        self.edns.is_some_and(|e| e.dnssec_ok)
+    }
+    /// The largest UDP answer this client accepts (RFC 6891: never below 512).
+    pub fn udp_limit(&self) -> usize {
+        match self.edns {
+            Some(e) => e.udp_size.clamp(512, EDNS_UDP_SIZE) as usize,
+            None => 512,
+        }
+    }
+}
+
+#[inline]
+pub fn u16_at(buf: &[u8], off: usize) -> Result<u16, WireError> {
+    match buf.get(off..off + 2) {
+        Some(b) => Ok(u16::from_be_bytes([b[0], b[1]])),
+        None => Err(WireError::Truncated(off)),
+    }
+}
+
+#[inline]
+pub fn u32_at(buf: &[u8], off: usize) -> Result<u32, WireError> {
+    match buf.get(off..off + 4) {
+        Some(b) => Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+        None => Err(WireError::Truncated(off)),
+    }
+}
+
+#[inline]
+pub fn put_u16(buf: &mut [u8], off: usize, v: u16) {
+    buf[off..off + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+#[inline]
+pub fn put_u32(buf: &mut [u8], off: usize, v: u32) {
+    buf[off..off + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Skips a possibly compressed name; returns the offset just after it.
+pub fn skip_name(buf: &[u8], mut off: usize) -> Result<usize, WireError> {
+    let start = off;
+    let mut len = 0usize;
+    loop {
+        let b = *buf.get(off).ok_or(WireError::Truncated(off))?;
+        match b & 0xC0 {
+            0x00 if b == 0 => return Ok(off + 1),
+            0x00 => {
+                len += b as usize + 1;
+                off += b as usize + 1;
+                if len > 255 {
+                    return Err(WireError::BadName(start));
+                }
+            }
+            0xC0 => {
+                if off + 1 >= buf.len() {
+                    return Err(WireError::Truncated(off));
+                }
+                return Ok(off + 2);
+            }
+            _ => return Err(WireError::BadName(off)),
+        }
+    }
+}
+
+/// A question name: plain labels only (no compression), at most 255 bytes.
+fn question_name_end(buf: &[u8], mut off: usize) -> Result<usize, WireError> {
+    let start = off;
+    loop {
+        let b = *buf.get(off).ok_or(WireError::Truncated(off))?;
+        if b == 0 {
+            return if off + 1 - start > 255 {
+                Err(WireError::BadName(start))
+            } else {
+                Ok(off + 1)
+            };
+        }
+        if b & 0xC0 != 0 {
+            return Err(WireError::BadName(off));
+        }
+        off += b as usize + 1;
+        if off - start > 255 {
+            return Err(WireError::BadName(start));
+        }
+    }
+}
+
+/// One resource record's position, as walked.
+#[derive(Debug, Clone, Copy)]
+struct Rr {
+    start: usize,
+    rtype: u16,
+    class: u16,
+    ttl_off: usize,
+    rdata: usize,
+    end: usize,
+}
+
+fn read_rr(buf: &[u8], off: usize) -> Result<Rr, WireError> {
+    let fixed = skip_name(buf, off)?;
+    let rtype = u16_at(buf, fixed)?;
+    let class = u16_at(buf, fixed + 2)?;
+    let rdlen = u16_at(buf, fixed + 8)? as usize;
+    let rdata = fixed + 10;
+    let end = rdata + rdlen;
+    if end > buf.len() {
+        return Err(WireError::Truncated(rdata));
+    }
+    Ok(Rr {
+        start: off,
+        rtype,
+        class,
+        ttl_off: fixed + 4,
+        rdata,
+        end,
+    })
+}
+
+fn counts(buf: &[u8]) -> Result<[u16; 4], WireError> {
+    if buf.len() < HEADER_LEN {
+        return Err(WireError::Short);
+    }
+    Ok([
+        u16_at(buf, 4)?,
+        u16_at(buf, 6)?,
+        u16_at(buf, 8)?,
+        u16_at(buf, 10)?,
+    ])
+}
+
+/// Parses a client query. Anything odd is refused the way RFC 1035/6891 say.
+pub fn parse_query(buf: &[u8]) -> Result<Query, Reject> {
+    if buf.len() < HEADER_LEN {
+        return Err(Reject::Drop);
+    }
+    let id = u16::from_be_bytes([buf[0], buf[1]]);
+    let flags = u16::from_be_bytes([buf[2], buf[3]]);
+    if flags & FLAG_QR != 0 {
+        return Err(Reject::Drop);
+    }
+    if flags & OPCODE_MASK != 0 {
+        return Err(Reject::Respond(rcode::NOTIMP));
+    }
+    let formerr = Reject::Respond(rcode::FORMERR);
+    let [qd, an, ns, ar] = counts(buf).map_err(|_| formerr)?;
+    if qd != 1 {
+        return Err(formerr);
+    }
+    let qname_end = question_name_end(buf, HEADER_LEN).map_err(|_| formerr)?;
+    let qtype = u16_at(buf, qname_end).map_err(|_| formerr)?;
+    let qclass = u16_at(buf, qname_end + 2).map_err(|_| formerr)?;
+    let mut off = qname_end + 4;
+    let mut edns = None;
+    for i in 0..(an as u32 + ns as u32 + ar as u32) {
+        let rr = read_rr(buf, off).map_err(|_| formerr)?;
+        if rr.rtype == TYPE_OPT && i >= an as u32 + ns as u32 {
+            if edns.is_some() || buf[rr.start] != 0 {
+                return Err(formerr);
+            }
+            let ttl = u32_at(buf, rr.ttl_off).map_err(|_| formerr)?;
+            if (ttl >> 16) & 0xFF != 0 {
+                return Err(Reject::Respond(rcode::BADVERS));
+            }
+            edns = Some(Edns {
+                udp_size: rr.class,
+                dnssec_ok: ttl & DO_BIT != 0,
+            });
+        }
+        off = rr.end;
+    }
+    Ok(Query {
+        id,
+        flags,
+        qname: HEADER_LEN..qname_end,
+        qtype,
+        qclass,
+        edns,
+    })
+}
+
+/// Writes the cache key of a query: lowercased name, type, class, DO and CD.
+/// Length bytes are below 64 and so untouched by ASCII lowercasing.
+pub fn cache_key<'a>(buf: &[u8], q: &Query, out: &'a mut [u8; KEY_MAX]) -> &'a [u8] {
+    let name = &buf[q.qname.clone()];
+    let n = name.len();
+    for (o, b) in out[..n].iter_mut().zip(name) {
+        *o = b.to_ascii_lowercase();
+    }
+    out[n..n + 2].copy_from_slice(&q.qtype.to_be_bytes());
+    out[n + 2..n + 4].copy_from_slice(&q.qclass.to_be_bytes());
+    out[n + 4] = (q.dnssec_ok() as u8) << 1 | q.checking_disabled() as u8;
+    &out[..n + 5]
+}
+
+/// The name, type and class part of a key (the key without its flag byte).
+pub fn key_question(key: &[u8]) -> (&[u8], u16, u16) {
+    let n = key.len() - 5;
+    let qtype = u16::from_be_bytes([key[n], key[n + 1]]);
+    let qclass = u16::from_be_bytes([key[n + 2], key[n + 3]]);
+    (&key[..n], qtype, qclass)
+}
+
+/// Builds the query the proxy sends upstream for a cache key: our own ID, the client's
+/// RD and CD bits, the lowercased question and an OPT record with our buffer size.
+pub fn build_upstream_query(key: &[u8], id: u16, rd: bool, out: &mut Vec<u8>) {
+    let (name, qtype, qclass) = key_question(key);
+    let flag_byte = key[key.len() - 1];
+    let mut flags = 0u16;
+    if rd {
+        flags |= FLAG_RD;
+    }
+    if flag_byte & 1 != 0 {
+        flags |= FLAG_CD;
+    }
+    out.clear();
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&flags.to_be_bytes());
+    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]);
+    out.extend_from_slice(name);
+    out.extend_from_slice(&qtype.to_be_bytes());
+    out.extend_from_slice(&qclass.to_be_bytes());
+    push_opt(out, flag_byte & 2 != 0, 0);
+}
+
+/// Appends an OPT record with no options (RFC 6891 §6.1.2).
+pub fn push_opt(out: &mut Vec<u8>, dnssec_ok: bool, ext_rcode: u8) {
+    let ttl = (ext_rcode as u32) << 24 | if dnssec_ok { DO_BIT } else { 0 };
+    out.push(0);
+    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&EDNS_UDP_SIZE.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+}
+
+/// Writes an answer the proxy makes itself (FORMERR, SERVFAIL, NOTIMP, ...): the client's
+/// header and, when it could be parsed, its question.
+pub fn write_error(buf: &[u8], q: Option<&Query>, code: u16, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&buf[..2.min(buf.len())]);
+    out.resize(HEADER_LEN, 0);
+    let client_flags = if buf.len() >= 4 {
+        u16::from_be_bytes([buf[2], buf[3]])
+    } else {
+        0
+    };
+    let flags =
+        FLAG_QR | (client_flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | FLAG_RA | (code & 0xF);
+    put_u16(out, 2, flags);
+    let wants_opt = code > 0xF || q.is_some_and(|q| q.edns.is_some());
+    if let Some(q) = q {
+        out.extend_from_slice(&buf[HEADER_LEN..q.question_end()]);
+        put_u16(out, 4, 1);
+    }
+    if wants_opt {
+        push_opt(out, q.is_some_and(|q| q.dnssec_ok()), (code >> 4) as u8);
+        put_u16(out, 10, 1);
+    }
+}
+
+/// A walked response: what the cache needs to store and age it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseScan {
+    /// Full RCODE (header bits plus OPT's extended bits).
+    pub rcode: u16,
+    pub truncated: bool,
+    pub answers: u16,
+    /// Byte offsets of every TTL field except OPT's.
+    pub ttl_offsets: Vec<u16>,
+    /// Smallest TTL in the answer section.
+    pub min_answer_ttl: Option<u32>,
+    /// RFC 2308: min(SOA TTL, SOA MINIMUM) from the authority section.
+    pub soa_negative_ttl: Option<u32>,
+    /// Where the OPT record sits, so the cache can store the message without it.
+    pub opt: Option<Range<usize>>,
+    pub question_end: usize,
+}
+
+/// Walks every record of a response. Fails on anything that does not parse.
+pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
+    let [qd, an, ns, ar] = counts(buf)?;
+    if qd != 1 {
+        return Err(WireError::QuestionCount(qd));
+    }
+    let flags = u16_at(buf, 2)?;
+    let mut off = skip_name(buf, HEADER_LEN)? + 4;
+    if off > buf.len() {
+        return Err(WireError::Truncated(off));
+    }
+    let question_end = off;
+    let mut scan = ResponseScan {
+        rcode: flags & 0xF,
+        truncated: flags & FLAG_TC != 0,
+        answers: an,
+        ttl_offsets: Vec::with_capacity((an + ns + ar) as usize),
+        min_answer_ttl: None,
+        soa_negative_ttl: None,
+        opt: None,
+        question_end,
+    };
+    for i in 0..(an as u32 + ns as u32 + ar as u32) {
+        let rr = read_rr(buf, off)?;
+        if rr.rtype == TYPE_OPT {
+            if scan.opt.is_some() {
+                return Err(WireError::DuplicateOpt);
+            }
+            scan.rcode |= (buf[rr.ttl_off] as u16) << 4;
+            scan.opt = Some(rr.start..rr.end);
+        } else {
+            let ttl = u32_at(buf, rr.ttl_off)?;
+            // RFC 2181 §8: a TTL with the top bit set means zero.
+            let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
+            if i < an as u32 {
+                scan.min_answer_ttl = Some(scan.min_answer_ttl.map_or(ttl, |m| m.min(ttl)));
+            } else if i < (an + ns) as u32 && rr.rtype == TYPE_SOA {
+                let rdata_end = skip_name(buf, skip_name(buf, rr.rdata)?)?;
+                let minimum = u32_at(buf, rdata_end + 16)?;
+                scan.soa_negative_ttl = Some(ttl.min(minimum));
+            }
+            let _ = rr.class;
+            scan.ttl_offsets
+                .push(u16::try_from(rr.ttl_off).map_err(|_| WireError::Truncated(off))?);
+        }
+        off = rr.end;
+    }
+    Ok(scan)
+}
+
+/// Why an upstream answer was not accepted for our query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("not a parseable response")]
+    Malformed,
+    #[error("response ID does not match")]
+    Id,
+    #[error("response question does not match")]
+    Question,
+}
+
+/// Accepts an upstream answer only if it is a response to exactly our ID and question.
+pub fn check_response(buf: &[u8], id: u16, key: &[u8]) -> Result<(), Mismatch> {
+    if buf.len() < HEADER_LEN {
+        return Err(Mismatch::Malformed);
+    }
+    let flags = u16::from_be_bytes([buf[2], buf[3]]);
+    if flags & FLAG_QR == 0 || flags & OPCODE_MASK != 0 {
+        return Err(Mismatch::Malformed);
+    }
+    if u16::from_be_bytes([buf[0], buf[1]]) != id {
+        return Err(Mismatch::Id);
+    }
+    if u16::from_be_bytes([buf[4], buf[5]]) != 1 {
+        return Err(Mismatch::Question);
+    }
+    let (name, qtype, qclass) = key_question(key);
+    let end = HEADER_LEN + name.len();
+    let Some(got) = buf.get(HEADER_LEN..end) else {
+        return Err(Mismatch::Question);
+    };
+    if !got.eq_ignore_ascii_case(name)
+        || u16_at(buf, end) != Ok(qtype)
+        || u16_at(buf, end + 2) != Ok(qclass)
+    {
+        return Err(Mismatch::Question);
+    }
+    Ok(())
+}
+
+/// Copies a message without its OPT record (the cache stores answers EDNS-free and adds
+/// the client's own OPT when it serves them).
+pub fn without_opt(buf: &[u8], opt: &Range<usize>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(buf.len() - opt.len());
+    out.extend_from_slice(&buf[..opt.start]);
+    out.extend_from_slice(&buf[opt.end..]);
+    let ar = u16::from_be_bytes([out[10], out[11]]).saturating_sub(1);
+    put_u16(&mut out, 10, ar);
+    out
+}
+
+/// A wire name as presentation text (for logs), escaping what is not printable.
+pub fn name_to_string(name: &[u8]) -> String {
+    let mut s = String::with_capacity(name.len());
+    let mut i = 0;
+    while let Some(&len) = name.get(i) {
+        if len == 0 || len & 0xC0 != 0 {
+            break;
+        }
+        for &b in name.iter().skip(i + 1).take(len as usize) {
+            match b {
+                b'.' | b'\\' => {
+                    s.push('\\');
+                    s.push(b as char);
+                }
+                0x21..=0x7e => s.push(b as char),
+                _ => s.push_str(&format!("\\{b:03}")),
+            }
+        }
+        s.push('.');
+        i += len as usize + 1;
+    }
+    if s.is_empty() {
+        s.push('.');
+    }
+    s
+}
+
+/// Encodes a presentation name (`a.b.c` or `a.b.c.`) in wire format, lowercased.
+pub fn encode_name(name: &str) -> Result<Vec<u8>, String> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    let mut out = Vec::with_capacity(trimmed.len() + 2);
+    if !trimmed.is_empty() {
+        for label in trimmed.split('.') {
+            if label.is_empty() || label.len() > 63 {
+                return Err(format!("{name:?} has an empty or over-long label"));
+            }
+            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return Err(format!("{name:?} is not a DNS name"));
+            }
+            out.push(label.len() as u8);
+            out.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
+        }
+    }
+    out.push(0);
+    if out.len() > 255 {
+        return Err(format!("{name:?} is longer than 255 bytes"));
+    }
+    Ok(out)
+}
+
+/// A cache key for a plain question (no DO, no CD).
+pub fn question_key(name_wire: &[u8], qtype: u16) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name_wire.len() + 5);
+    k.extend_from_slice(name_wire);
+    k.extend_from_slice(&qtype.to_be_bytes());
+    k.extend_from_slice(&CLASS_IN.to_be_bytes());
+    k.push(0);
+    k
+}
+
+#[cfg(test)]
+mod tests;
