@@ -44,7 +44,10 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .with_state(state)
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AdminState>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AdminState>,
+) -> std::io::Result<()> {
     axum::serve(listener, router(state)).await
 }
 
@@ -57,7 +60,10 @@ async fn metrics(State(s): State<Arc<AdminState>>) -> impl IntoResponse {
 async fn readyz(State(s): State<Arc<AdminState>>) -> impl IntoResponse {
     match s.not_ready() {
         None => (StatusCode::OK, "ready\n".to_string()),
-        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
+        Some(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        ),
     }
 }
 

@@ -37,7 +37,13 @@ impl Answer {
             Some(opt) => {
                 let stripped = wire::without_opt(buf, opt);
                 let scan = wire::scan_response(&stripped)?;
-                (stripped, ResponseScan { rcode: first.rcode, ..scan })
+                (
+                    stripped,
+                    ResponseScan {
+                        rcode: first.rcode,
+                        ..scan
+                    },
+                )
             }
             None => (buf.to_vec(), first),
         };

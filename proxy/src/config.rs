@@ -22,7 +22,12 @@ use crate::upstream::PoolConfig;
 )]
 pub struct Args {
     /// Address to answer DNS on, UDP and TCP (repeatable).
-    #[arg(long, env = "DNS_SIDECAR_LISTEN", value_delimiter = ',', default_value = "127.0.0.1:53")]
+    #[arg(
+        long,
+        env = "DNS_SIDECAR_LISTEN",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:53"
+    )]
     pub listen: Vec<SocketAddr>,
 
     /// Upstream DNS server IP[:PORT] (repeatable; default port 53): the per-replica CoreDNS
@@ -31,7 +36,11 @@ pub struct Args {
     pub upstream: Vec<SocketAddr>,
 
     /// resolv.conf to take upstreams from when no --upstream is given.
-    #[arg(long, env = "DNS_SIDECAR_RESOLV_CONF", default_value = "/etc/resolv.conf")]
+    #[arg(
+        long,
+        env = "DNS_SIDECAR_RESOLV_CONF",
+        default_value = "/etc/resolv.conf"
+    )]
     pub resolv_conf: PathBuf,
 
     /// Headless Service NAME[:PORT] whose A/AAAA records become the upstream set,
@@ -195,7 +204,11 @@ impl Config {
         let upstreams = if a.upstream.is_empty() {
             let text = resolv_conf.unwrap_or("");
             let all = crate::resolv_conf::nameservers(text);
-            let kept: Vec<_> = all.iter().copied().filter(|u| !is_own(u, &a.listen)).collect();
+            let kept: Vec<_> = all
+                .iter()
+                .copied()
+                .filter(|u| !is_own(u, &a.listen))
+                .collect();
             if kept.is_empty() && a.discover.is_none() {
                 return Err(ConfigError::NoUpstream(a.resolv_conf.display().to_string()));
             }
@@ -210,7 +223,11 @@ impl Config {
             None => None,
             Some(s) => {
                 let (name, port) = match s.rsplit_once(':') {
-                    Some((n, p)) => (n, p.parse::<u16>().map_err(|_| ConfigError::Discover(format!("{s}: bad port")))?),
+                    Some((n, p)) => (
+                        n,
+                        p.parse::<u16>()
+                            .map_err(|_| ConfigError::Discover(format!("{s}: bad port")))?,
+                    ),
                     None => (s.as_str(), 53),
                 };
                 let name_wire = crate::wire::encode_name(name).map_err(ConfigError::Discover)?;
@@ -229,7 +246,10 @@ impl Config {
         };
         let secs = |d: Duration| d.as_secs().min(u32::MAX as u64) as u32;
         if a.min_ttl > a.max_ttl {
-            return Err(ConfigError::TtlOrder(a.min_ttl.as_secs(), a.max_ttl.as_secs()));
+            return Err(ConfigError::TtlOrder(
+                a.min_ttl.as_secs(),
+                a.max_ttl.as_secs(),
+            ));
         }
         if a.query_timeout < Duration::from_millis(10) {
             return Err(ConfigError::QueryTimeout);
@@ -291,7 +311,9 @@ pub fn parse_upstream(s: &str) -> Result<SocketAddr, String> {
 /// `250ms`, `2s`, `5m`, `1h`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: f64 = num
         .parse()
@@ -316,7 +338,9 @@ fn parse_hedge(s: &str) -> Result<Hedge, String> {
     }
     let d = parse_duration(s)?;
     if d.is_zero() || d > Duration::from_secs(5) {
-        return Err(format!("{s:?}: a hedge delay is \"auto\" or between 1ms and 5s"));
+        return Err(format!(
+            "{s:?}: a hedge delay is \"auto\" or between 1ms and 5s"
+        ));
     }
     Ok(Hedge::Fixed(d))
 }

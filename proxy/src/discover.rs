@@ -42,7 +42,11 @@ pub async fn run(pool: Arc<Pool>, d: Discover, configured: Vec<SocketAddr>) {
                 found.extend(addresses(&resp, d.port));
             }
         }
-        let next = if found.is_empty() { configured.clone() } else { found };
+        let next = if found.is_empty() {
+            configured.clone()
+        } else {
+            found
+        };
         if next != current {
             log::info!("--discover {}: upstreams now {:?}", d.name, next);
             pool.set_upstreams(&next);

@@ -151,7 +151,14 @@ impl Engine {
         let _slot = PendingSlot(&self.pending);
         let r = self.resolve(&p.key, p.q.recursion_desired()).await;
         self.render(&r.answer, &p.query, &p.q, r.ttl, proto, out);
-        self.log(&p.query, &p.q, proto, r.answer.rcode, "miss", p.started.elapsed());
+        self.log(
+            &p.query,
+            &p.q,
+            proto,
+            r.answer.rcode,
+            "miss",
+            p.started.elapsed(),
+        );
     }
 
     fn render(&self, a: &Answer, buf: &[u8], q: &Query, ttl: u32, proto: Proto, out: &mut Vec<u8>) {

@@ -16,6 +16,9 @@ pub mod server;
 pub mod upstream;
 pub mod wire;
 
+#[cfg(test)]
+mod testutil;
+
 /// Locks a mutex, carrying on if another thread panicked while holding it: every value we
 /// guard stays consistent between statements, and a DNS proxy must keep answering.
 pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -21,7 +21,9 @@ fn main() -> ExitCode {
     };
     dns_sidecar_proxy::logger::init(cfg.log_level);
     let rt = if cfg.threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(cfg.threads)

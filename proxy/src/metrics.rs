@@ -105,52 +105,143 @@ impl Metrics {
         for (pi, proto) in ["udp", "tcp"].iter().enumerate() {
             for (ti, n) in self.requests[pi].iter().enumerate() {
                 let t = QTYPES.get(ti).map_or("other", |q| q.1);
-                let _ = writeln!(o, "{p}_requests_total{{proto=\"{proto}\",type=\"{t}\"}} {}", n.load(Relaxed));
+                let _ = writeln!(
+                    o,
+                    "{p}_requests_total{{proto=\"{proto}\",type=\"{t}\"}} {}",
+                    n.load(Relaxed)
+                );
             }
         }
         let _ = writeln!(o, "# HELP {p}_responses_total Answers sent, by rcode.\n# TYPE {p}_responses_total counter");
         for (i, n) in self.responses.iter().enumerate() {
-            let _ = writeln!(o, "{p}_responses_total{{rcode=\"{}\"}} {}", RCODES[i], n.load(Relaxed));
+            let _ = writeln!(
+                o,
+                "{p}_responses_total{{rcode=\"{}\"}} {}",
+                RCODES[i],
+                n.load(Relaxed)
+            );
         }
         let counters: [(&str, &str, &AtomicU64); 11] = [
-            ("cache_hits_total", "Answers served from cache.", &self.cache_hits),
-            ("cache_misses_total", "Queries the cache could not answer.", &self.cache_misses),
-            ("stale_answers_total", "Expired answers served because upstreams failed (RFC 8767).", &self.stale_answers),
-            ("prefetches_total", "Background refreshes of entries near expiry.", &self.prefetches),
-            ("hedged_queries_total", "Extra upstream queries sent because the first was slow or failed.", &self.hedges),
-            ("coalesced_queries_total", "Queries that joined an identical query already in flight.", &self.coalesced),
-            ("overloaded_total", "Queries refused because too many were in flight.", &self.overloaded),
-            ("malformed_total", "Client messages that did not parse.", &self.malformed),
-            ("truncated_total", "UDP answers sent truncated (TC) for the client to retry over TCP.", &self.truncated),
-            ("tcp_connections_total", "Client TCP connections accepted.", &self.tcp_connections),
-            ("cache_evictions_total", "Entries evicted by the entry or byte bound.", &AtomicU64::new(cache.evictions)),
+            (
+                "cache_hits_total",
+                "Answers served from cache.",
+                &self.cache_hits,
+            ),
+            (
+                "cache_misses_total",
+                "Queries the cache could not answer.",
+                &self.cache_misses,
+            ),
+            (
+                "stale_answers_total",
+                "Expired answers served because upstreams failed (RFC 8767).",
+                &self.stale_answers,
+            ),
+            (
+                "prefetches_total",
+                "Background refreshes of entries near expiry.",
+                &self.prefetches,
+            ),
+            (
+                "hedged_queries_total",
+                "Extra upstream queries sent because the first was slow or failed.",
+                &self.hedges,
+            ),
+            (
+                "coalesced_queries_total",
+                "Queries that joined an identical query already in flight.",
+                &self.coalesced,
+            ),
+            (
+                "overloaded_total",
+                "Queries refused because too many were in flight.",
+                &self.overloaded,
+            ),
+            (
+                "malformed_total",
+                "Client messages that did not parse.",
+                &self.malformed,
+            ),
+            (
+                "truncated_total",
+                "UDP answers sent truncated (TC) for the client to retry over TCP.",
+                &self.truncated,
+            ),
+            (
+                "tcp_connections_total",
+                "Client TCP connections accepted.",
+                &self.tcp_connections,
+            ),
+            (
+                "cache_evictions_total",
+                "Entries evicted by the entry or byte bound.",
+                &AtomicU64::new(cache.evictions),
+            ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(o, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} counter\n{p}_{name} {}", v.load(Relaxed));
+            let _ = writeln!(
+                o,
+                "# HELP {p}_{name} {help}\n# TYPE {p}_{name} counter\n{p}_{name} {}",
+                v.load(Relaxed)
+            );
         }
         let gauges = [
-            ("cache_entries", "Entries in the cache.", cache.entries as u64),
-            ("cache_bytes", "Bytes held by cache entries (estimate).", cache.bytes as u64),
-            ("inflight_queries", "Upstream resolutions in flight.", self.inflight.load(Relaxed)),
+            (
+                "cache_entries",
+                "Entries in the cache.",
+                cache.entries as u64,
+            ),
+            (
+                "cache_bytes",
+                "Bytes held by cache entries (estimate).",
+                cache.bytes as u64,
+            ),
+            (
+                "inflight_queries",
+                "Upstream resolutions in flight.",
+                self.inflight.load(Relaxed),
+            ),
         ];
         for (name, help, v) in gauges {
-            let _ = writeln!(o, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} gauge\n{p}_{name} {v}");
+            let _ = writeln!(
+                o,
+                "# HELP {p}_{name} {help}\n# TYPE {p}_{name} gauge\n{p}_{name} {v}"
+            );
         }
         let _ = writeln!(o, "# HELP {p}_upstream_up Whether an upstream is considered healthy.\n# TYPE {p}_upstream_up gauge");
         for u in upstreams {
-            let _ = writeln!(o, "{p}_upstream_up{{upstream=\"{}\"}} {}", u.addr, u.health().is_up() as u8);
+            let _ = writeln!(
+                o,
+                "{p}_upstream_up{{upstream=\"{}\"}} {}",
+                u.addr,
+                u.health().is_up() as u8
+            );
         }
         let _ = writeln!(o, "# HELP {p}_upstream_failures_total Upstream attempts that timed out or failed.\n# TYPE {p}_upstream_failures_total counter");
         for u in upstreams {
-            let _ = writeln!(o, "{p}_upstream_failures_total{{upstream=\"{}\"}} {}", u.addr, u.stats.failures.load(Relaxed));
+            let _ = writeln!(
+                o,
+                "{p}_upstream_failures_total{{upstream=\"{}\"}} {}",
+                u.addr,
+                u.stats.failures.load(Relaxed)
+            );
         }
         let _ = writeln!(o, "# HELP {p}_upstream_mismatched_total Upstream replies ignored for a wrong ID or question.\n# TYPE {p}_upstream_mismatched_total counter");
         for u in upstreams {
-            let _ = writeln!(o, "{p}_upstream_mismatched_total{{upstream=\"{}\"}} {}", u.addr, u.stats.mismatches.load(Relaxed));
+            let _ = writeln!(
+                o,
+                "{p}_upstream_mismatched_total{{upstream=\"{}\"}} {}",
+                u.addr,
+                u.stats.mismatches.load(Relaxed)
+            );
         }
         let _ = writeln!(o, "# HELP {p}_upstream_rtt_seconds Round-trip time of answered upstream queries.\n# TYPE {p}_upstream_rtt_seconds histogram");
         for u in upstreams {
-            u.stats.rtt.render(&mut o, &format!("{p}_upstream_rtt_seconds"), &format!("upstream=\"{}\"", u.addr));
+            u.stats.rtt.render(
+                &mut o,
+                &format!("{p}_upstream_rtt_seconds"),
+                &format!("upstream=\"{}\"", u.addr),
+            );
         }
         o
     }

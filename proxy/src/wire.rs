@@ -380,7 +380,7 @@ pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
         rcode: flags & 0xF,
         truncated: flags & FLAG_TC != 0,
         answers: an,
-        ttl_offsets: Vec::with_capacity((an + ns + ar) as usize),
+        ttl_offsets: Vec::with_capacity((an as usize + ns as usize + ar as usize).min(64)),
         min_answer_ttl: None,
         soa_negative_ttl: None,
         opt: None,
@@ -400,7 +400,7 @@ pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
             let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
             if i < an as u32 {
                 scan.min_answer_ttl = Some(scan.min_answer_ttl.map_or(ttl, |m| m.min(ttl)));
-            } else if i < (an + ns) as u32 && rr.rtype == TYPE_SOA {
+            } else if i < an as u32 + ns as u32 && rr.rtype == TYPE_SOA {
                 let rdata_end = skip_name(buf, skip_name(buf, rr.rdata)?)?;
                 let minimum = u32_at(buf, rdata_end + 16)?;
                 scan.soa_negative_ttl = Some(ttl.min(minimum));
@@ -501,7 +501,10 @@ pub fn encode_name(name: &str) -> Result<Vec<u8>, String> {
             if label.is_empty() || label.len() > 63 {
                 return Err(format!("{name:?} has an empty or over-long label"));
             }
-            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(format!("{name:?} is not a DNS name"));
             }
             out.push(label.len() as u8);

@@ -1,0 +1,229 @@
+use super::*;
+use crate::testutil;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+fn policy() -> CachePolicy {
+    CachePolicy {
+        capacity: NonZeroUsize::new(100).unwrap(),
+        max_bytes: 1 << 20,
+        min_ttl: 5,
+        max_ttl: 3600,
+        negative_ttl: 60,
+        servfail_ttl: 2,
+        stale_window: Some(Duration::from_secs(600)),
+        prefetch: true,
+    }
+}
+
+fn positive(name: &str, ttl: u32) -> Arc<Answer> {
+    let buf = testutil::response(
+        1,
+        name,
+        RecordType::A,
+        ResponseCode::NoError,
+        vec![testutil::a(name, ttl, [192, 0, 2, 1])],
+        vec![],
+        false,
+    );
+    Arc::new(Answer::from_upstream(&buf).unwrap())
+}
+
+fn nxdomain(soa_ttl: u32, minimum: u32) -> Arc<Answer> {
+    let buf = testutil::response(
+        1,
+        "nx.example.",
+        RecordType::A,
+        ResponseCode::NXDomain,
+        vec![],
+        vec![testutil::soa("example.", soa_ttl, minimum)],
+        false,
+    );
+    Arc::new(Answer::from_upstream(&buf).unwrap())
+}
+
+fn key(name: &str) -> Vec<u8> {
+    crate::wire::question_key(&crate::wire::encode_name(name).unwrap(), 1)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+#[test]
+fn ttl_clamps() {
+    let p = policy();
+    assert_eq!(p.ttl_for(&positive("a.", 1)), Some(5), "raised to min-ttl");
+    assert_eq!(p.ttl_for(&positive("a.", 300)), Some(300));
+    assert_eq!(
+        p.ttl_for(&positive("a.", 86400)),
+        Some(3600),
+        "cut to max-ttl"
+    );
+    assert_eq!(p.ttl_for(&nxdomain(300, 30)), Some(30), "SOA rule");
+    assert_eq!(
+        p.ttl_for(&nxdomain(3600, 3600)),
+        Some(60),
+        "negative-ttl cap"
+    );
+    let no_soa = testutil::response(
+        1,
+        "nx.",
+        RecordType::A,
+        ResponseCode::NXDomain,
+        vec![],
+        vec![],
+        false,
+    );
+    assert_eq!(
+        p.ttl_for(&Answer::from_upstream(&no_soa).unwrap()),
+        None,
+        "no SOA, no negative caching"
+    );
+    assert_eq!(p.ttl_for(&Answer::servfail(&key("x"))), Some(2));
+    let refused = testutil::response(
+        1,
+        "r.",
+        RecordType::A,
+        ResponseCode::Refused,
+        vec![],
+        vec![],
+        false,
+    );
+    assert_eq!(p.ttl_for(&Answer::from_upstream(&refused).unwrap()), None);
+    let zero = CachePolicy {
+        min_ttl: 0,
+        ..policy()
+    };
+    assert_eq!(
+        zero.ttl_for(&positive("a.", 0)),
+        None,
+        "TTL 0 with no floor is not cached"
+    );
+}
+
+#[test]
+fn ttl_counts_down_then_goes_stale_then_away() {
+    let mut c = Cache::new(policy());
+    let t0 = Instant::now();
+    let k = key("www.example");
+    assert!(matches!(c.get(&k, t0), Lookup::Miss));
+    assert_eq!(c.insert(&k, positive("www.example.", 100), t0), Some(100));
+    match c.get(&k, t0 + secs(40)) {
+        Lookup::Fresh { ttl, prefetch, .. } => assert_eq!((ttl, prefetch), (60, false)),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(c.get(&k, t0 + secs(100)), Lookup::Stale(_)),
+        "expired: stale only"
+    );
+    assert!(
+        matches!(c.get(&k, t0 + secs(700)), Lookup::Stale(_)),
+        "end of the window"
+    );
+    assert!(
+        matches!(c.get(&k, t0 + secs(701)), Lookup::Miss),
+        "past the window"
+    );
+    assert_eq!(c.stats().entries, 0, "and removed");
+    assert_eq!(c.stats().bytes, 0);
+}
+
+#[test]
+fn no_stale_when_disabled() {
+    let mut c = Cache::new(CachePolicy {
+        stale_window: None,
+        ..policy()
+    });
+    let t0 = Instant::now();
+    let k = key("www.example");
+    c.insert(&k, positive("www.example.", 10), t0);
+    assert!(matches!(c.get(&k, t0 + secs(10)), Lookup::Miss));
+}
+
+#[test]
+fn failures_are_never_served_stale() {
+    let mut c = Cache::new(policy());
+    let t0 = Instant::now();
+    let k = key("x");
+    c.insert(&k, Arc::new(Answer::servfail(&k)), t0);
+    assert!(matches!(c.get(&k, t0 + secs(1)), Lookup::Fresh { .. }));
+    assert!(matches!(c.get(&k, t0 + secs(3)), Lookup::Miss));
+}
+
+#[test]
+fn prefetch_once_in_the_last_tenth() {
+    let mut c = Cache::new(policy());
+    let t0 = Instant::now();
+    let k = key("hot.example");
+    c.insert(&k, positive("hot.example.", 100), t0);
+    let pf = |l: Lookup| match l {
+        Lookup::Fresh { prefetch, .. } => prefetch,
+        other => panic!("{other:?}"),
+    };
+    assert!(!pf(c.get(&k, t0 + secs(89))));
+    assert!(pf(c.get(&k, t0 + secs(90))));
+    assert!(!pf(c.get(&k, t0 + secs(91))), "only one refresh in flight");
+    c.clear_prefetch(&k);
+    assert!(
+        pf(c.get(&k, t0 + secs(92))),
+        "a failed refresh may be retried"
+    );
+    let mut off = Cache::new(CachePolicy {
+        prefetch: false,
+        ..policy()
+    });
+    off.insert(&k, positive("hot.example.", 100), t0);
+    assert!(!pf(off.get(&k, t0 + secs(95))));
+}
+
+#[test]
+fn lru_eviction_by_count() {
+    let mut c = Cache::new(CachePolicy {
+        capacity: NonZeroUsize::new(2).unwrap(),
+        ..policy()
+    });
+    let t0 = Instant::now();
+    c.insert(&key("a"), positive("a.", 60), t0);
+    c.insert(&key("b"), positive("b.", 60), t0);
+    let _ = c.get(&key("a"), t0); // a is now most recently used
+    c.insert(&key("c"), positive("c.", 60), t0);
+    assert!(
+        matches!(c.get(&key("b"), t0), Lookup::Miss),
+        "least recently used went"
+    );
+    assert!(matches!(c.get(&key("a"), t0), Lookup::Fresh { .. }));
+    assert_eq!(c.stats().evictions, 1);
+    assert_eq!(c.stats().entries, 2);
+}
+
+#[test]
+fn byte_bound_holds_and_accounting_returns_to_zero() {
+    let one = entry_bytes(&key("n0000"), &positive("n0000.", 60));
+    let mut c = Cache::new(CachePolicy {
+        max_bytes: one * 10,
+        ..policy()
+    });
+    let t0 = Instant::now();
+    for i in 0..100 {
+        let n = format!("n{i:04}");
+        c.insert(&key(&n), positive(&format!("{n}."), 60), t0);
+        assert!(c.stats().bytes <= one * 10);
+    }
+    assert_eq!(c.stats().entries, 10);
+    assert_eq!(c.stats().evictions, 90);
+    // Replacing an entry does not leak bytes.
+    for _ in 0..5 {
+        c.insert(&key("n0099"), positive("n0099.", 60), t0);
+    }
+    assert_eq!(c.stats().bytes, one * 10);
+    let tiny = CachePolicy {
+        max_bytes: 10,
+        ..policy()
+    };
+    assert_eq!(
+        Cache::new(tiny).insert(&key("a"), positive("a.", 60), t0),
+        None,
+        "larger than the whole cache"
+    );
+}

@@ -1,0 +1,136 @@
+use super::*;
+use clap::Parser;
+
+fn args(extra: &[&str]) -> Result<Args, clap::Error> {
+    let mut v = vec!["dns-sidecar-proxy"];
+    v.extend_from_slice(extra);
+    Args::try_parse_from(v)
+}
+
+#[test]
+fn defaults() {
+    let a = args(&["--upstream", "10.0.0.1"]).unwrap();
+    let c = Config::from_args(a, None).unwrap();
+    assert_eq!(c.listen, vec!["127.0.0.1:53".parse().unwrap()]);
+    assert_eq!(c.upstreams, vec!["10.0.0.1:53".parse().unwrap()]);
+    assert_eq!(c.cache.capacity.get(), 10_000);
+    assert_eq!(c.cache.stale_window, Some(Duration::from_secs(3600)));
+    assert!(c.cache.prefetch);
+    assert_eq!(c.engine.query_timeout, Duration::from_millis(1500));
+    assert_eq!(c.threads, 1);
+}
+
+#[test]
+fn upstreams_repeat_or_comma_separate() {
+    let a = args(&[
+        "--upstream",
+        "10.0.0.1:5353,10.0.0.2",
+        "--upstream",
+        "[fd00::1]:53",
+    ])
+    .unwrap();
+    let c = Config::from_args(a, None).unwrap();
+    assert_eq!(c.upstreams.len(), 3);
+    assert_eq!(c.upstreams[0].port(), 5353);
+}
+
+#[test]
+fn bad_values_name_their_flag() {
+    for (flag, value) in [
+        ("--min-ttl", "5x"),
+        ("--upstream", "not-an-ip"),
+        ("--cache-size", "0"),
+        ("--hedge-delay", "0ms"),
+        ("--cache-bytes", "12"),
+        ("--prefetch", "maybe"),
+        ("--threads", "0"),
+        ("--log-level", "loud"),
+    ] {
+        let err = args(&["--upstream", "10.0.0.1", flag, value])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(flag), "{flag}: {err}");
+    }
+}
+
+#[test]
+fn refuses_a_forwarding_loop() {
+    let a = args(&["--listen", "127.0.0.1:53", "--upstream", "127.0.0.1"]).unwrap();
+    let e = Config::from_args(a, None).unwrap_err();
+    assert_eq!(e, ConfigError::Loop("127.0.0.1:53".parse().unwrap()));
+    assert!(e.to_string().contains("--upstream 127.0.0.1:53"));
+    let a = args(&["--listen", "0.0.0.0:5300", "--upstream", "127.0.0.2:5300"]).unwrap();
+    assert!(matches!(
+        Config::from_args(a, None),
+        Err(ConfigError::Loop(_))
+    ));
+    let a = args(&["--listen", "127.0.0.1:5300", "--upstream", "127.0.0.1:53"]).unwrap();
+    assert!(
+        Config::from_args(a, None).is_ok(),
+        "another port is another server"
+    );
+}
+
+#[test]
+fn resolv_conf_upstreams_skip_ourselves() {
+    let rc = "nameserver 127.0.0.1\nnameserver 10.96.0.10\n";
+    let c = Config::from_args(args(&[]).unwrap(), Some(rc)).unwrap();
+    assert_eq!(c.upstreams, vec!["10.96.0.10:53".parse().unwrap()]);
+    let e = Config::from_args(args(&[]).unwrap(), Some("nameserver 127.0.0.1\n")).unwrap_err();
+    assert!(matches!(e, ConfigError::NoUpstream(_)), "{e}");
+}
+
+#[test]
+fn discover_takes_name_and_port() {
+    let a = args(&[
+        "--upstream",
+        "10.0.0.1",
+        "--discover",
+        "coredns.kube-system.svc.cluster.local:1053",
+    ])
+    .unwrap();
+    let d = Config::from_args(a, None).unwrap().discover.unwrap();
+    assert_eq!(d.port, 1053);
+    assert_eq!(d.name, "coredns.kube-system.svc.cluster.local");
+    let a = args(&["--upstream", "10.0.0.1", "--discover", "bad..name"]).unwrap();
+    assert!(Config::from_args(a, None)
+        .unwrap_err()
+        .to_string()
+        .starts_with("--discover"));
+}
+
+#[test]
+fn ttl_order_is_checked() {
+    let a = args(&["--upstream", "10.0.0.1", "--min-ttl", "2h"]).unwrap();
+    assert_eq!(
+        Config::from_args(a, None).unwrap_err(),
+        ConfigError::TtlOrder(7200, 3600)
+    );
+}
+
+#[test]
+fn units() {
+    assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+    assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+    assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+    assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+    assert!(parse_duration("-1s").is_err());
+    assert!(parse_duration("1d").is_err());
+    assert_eq!(parse_bytes("8M"), Ok(8 << 20));
+    assert_eq!(parse_bytes("512k"), Ok(512 << 10));
+    assert!(parse_bytes("x").is_err());
+}
+
+#[test]
+fn every_flag_reads_its_environment_variable() {
+    use clap::CommandFactory;
+    for arg in Args::command().get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if long == "help" || long == "version" {
+            continue;
+        }
+        let want = format!("DNS_SIDECAR_{}", long.to_uppercase().replace('-', "_"));
+        let got = arg.get_env().map(|e| e.to_string_lossy().to_string());
+        assert_eq!(got.as_deref(), Some(want.as_str()), "--{long}");
+    }
+}

@@ -54,7 +54,10 @@ async fn connection(stream: TcpStream, engine: Arc<Engine>, idle: Duration) {
             break;
         };
         let len = len as usize;
-        if !matches!(timeout(idle, rd.read_exact(&mut buf[..len])).await, Ok(Ok(_))) {
+        if !matches!(
+            timeout(idle, rd.read_exact(&mut buf[..len])).await,
+            Ok(Ok(_))
+        ) {
             break;
         }
         match engine.answer_cached(&buf[..len], Proto::Tcp, &mut out) {

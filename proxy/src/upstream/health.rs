@@ -139,11 +139,19 @@ mod tests {
         }
         let srtt = h.srtt().unwrap().as_secs_f64() * 1000.0;
         assert!((srtt - 4.0).abs() < 0.1, "srtt {srtt}");
-        assert_eq!(h.hedge_delay(&p), p.hedge_min, "tight RTTs clamp to the floor");
+        assert_eq!(
+            h.hedge_delay(&p),
+            p.hedge_min,
+            "tight RTTs clamp to the floor"
+        );
         for _ in 0..50 {
             h.on_success(ms(900));
         }
-        assert_eq!(h.hedge_delay(&p), p.hedge_max, "slow upstream clamps to the cap");
+        assert_eq!(
+            h.hedge_delay(&p),
+            p.hedge_max,
+            "slow upstream clamps to the cap"
+        );
     }
 
     #[test]
@@ -164,7 +172,10 @@ mod tests {
         let mut h = Health::default();
         assert!(!h.on_failure(now, &p));
         assert!(h.is_up());
-        assert!(h.on_failure(now, &p), "second consecutive failure marks it down");
+        assert!(
+            h.on_failure(now, &p),
+            "second consecutive failure marks it down"
+        );
         assert!(!h.is_up());
         assert!(!h.on_failure(now, &p), "already down: not marked again");
         assert!(!h.probe_due(now));

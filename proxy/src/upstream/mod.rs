@@ -163,12 +163,7 @@ impl Pool {
                 fails: h.fails,
             };
         }
-        select::pick(
-            &cands[..set.len()],
-            tried,
-            rand::random(),
-            rand::random(),
-        )
+        select::pick(&cands[..set.len()], tried, rand::random(), rand::random())
     }
 
     /// Resolves one question: asks the best upstream, and the next best whenever the
@@ -243,9 +238,12 @@ impl Pool {
         let pool = self.clone();
         tokio::spawn(async move {
             let start = Instant::now();
-            let r = timeout(pool.cfg.attempt_timeout, up.exchange(&key, rd, pool.cfg.tcp))
-                .await
-                .unwrap_or(Err(ExchangeError::Timeout));
+            let r = timeout(
+                pool.cfg.attempt_timeout,
+                up.exchange(&key, rd, pool.cfg.tcp),
+            )
+            .await
+            .unwrap_or(Err(ExchangeError::Timeout));
             pool.record(&up, &r, start.elapsed());
             let _ = tx.try_send(r);
         });
@@ -290,9 +288,12 @@ impl Pool {
                 let (pool, up) = (self.clone(), up.clone());
                 tokio::spawn(async move {
                     let start = Instant::now();
-                    let r = timeout(pool.cfg.attempt_timeout, up.exchange(&PROBE_KEY, false, pool.cfg.tcp))
-                        .await
-                        .unwrap_or(Err(ExchangeError::Timeout));
+                    let r = timeout(
+                        pool.cfg.attempt_timeout,
+                        up.exchange(&PROBE_KEY, false, pool.cfg.tcp),
+                    )
+                    .await
+                    .unwrap_or(Err(ExchangeError::Timeout));
                     let mut h = lock(&up.health);
                     match r {
                         Ok(_) => {

@@ -26,7 +26,11 @@ pub fn pick(cands: &[Candidate], tried: u64, r1: u64, r2: u64) -> Option<usize> 
         let pos_a = (r1 % n as u64) as usize;
         let pos_b = (pos_a + 1 + (r2 % (n as u64 - 1)) as usize) % n;
         let b = healthy.clone().nth(pos_b)?;
-        return Some(if cands[b].score < cands[a].score { b } else { a });
+        return Some(if cands[b].score < cands[a].score {
+            b
+        } else {
+            a
+        });
     }
     // Nothing healthy is left untried. If some upstream is up (and was already asked),
     // a down one is not worth a packet; if all are down, try the least failed.
@@ -79,7 +83,11 @@ mod tests {
     fn skips_tried_and_down() {
         let c = [up(1.0), down(3), up(5.0)];
         assert_eq!(pick(&c, 0b001, 0, 0), Some(2));
-        assert_eq!(pick(&c, 0b101, 0, 0), None, "a down one is not tried while another is up");
+        assert_eq!(
+            pick(&c, 0b101, 0, 0),
+            None,
+            "a down one is not tried while another is up"
+        );
     }
 
     #[test]
