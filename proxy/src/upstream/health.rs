@@ -30,13 +30,15 @@ impl Default for HealthPolicy {
     }
 }
 
-/// RTT assumed before the first sample: cluster DNS on a pod network is a few ms away.
-const INITIAL_RTT_MS: f64 = 20.0;
+/// Hedge delay before the first RTT sample: cluster DNS is a few ms away.
+const INITIAL_HEDGE_MS: f64 = 100.0;
+/// Added to every RTT in the score, so sub-millisecond differences do not outweigh load.
+const SCORE_FLOOR_MS: f64 = 1.0;
 
+/// When the next active probe is due, and the wait after that one if it fails.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Down {
-    pub since: Instant,
-    pub next_probe: Instant,
+pub struct Probe {
+    pub at: Instant,
     pub backoff: Duration,
 }
 
@@ -47,19 +49,23 @@ pub struct Health {
     rttvar_ms: f64,
     pub fails: u32,
     pub inflight: u32,
-    pub down: Option<Down>,
+    /// Since when it is down (max_fails consecutive failures, or a refusal).
+    pub down_since: Option<Instant>,
+    /// Set from the first failure: a failing upstream gets few client queries, so probes
+    /// decide whether it is down or was just unlucky.
+    pub probe: Option<Probe>,
 }
 
 impl Health {
     pub fn is_up(&self) -> bool {
-        self.down.is_none()
+        self.down_since.is_none()
     }
 
     pub fn srtt(&self) -> Option<Duration> {
         self.srtt_ms.map(|ms| Duration::from_secs_f64(ms / 1000.0))
     }
 
-    /// A valid answer came back after `rtt`: it updates the estimate and brings it up.
+    /// A valid answer came back after `rtt`: it updates the estimate and clears failures.
     pub fn on_success(&mut self, rtt: Duration) {
         let r = rtt.as_secs_f64() * 1000.0;
         match self.srtt_ms {
@@ -73,38 +79,49 @@ impl Health {
             }
         }
         self.fails = 0;
-        self.down = None;
+        self.down_since = None;
+        self.probe = None;
     }
 
-    /// A timeout, refusal or transport error. Returns true when this marks it down.
-    pub fn on_failure(&mut self, now: Instant, p: &HealthPolicy) -> bool {
+    /// A timeout or error; `definitive` (connection refused: nothing listens) marks it
+    /// down at once. Returns true when this marks it down.
+    pub fn on_failure(&mut self, now: Instant, definitive: bool, p: &HealthPolicy) -> bool {
         self.fails = self.fails.saturating_add(1);
-        if self.down.is_none() && self.fails >= p.max_fails {
-            self.down = Some(Down {
-                since: now,
-                next_probe: now + p.probe_base,
+        if definitive {
+            self.fails = self.fails.max(p.max_fails);
+        }
+        if self.probe.is_none() {
+            self.probe = Some(Probe {
+                at: now + p.probe_base,
                 backoff: p.probe_base,
             });
+        }
+        if self.down_since.is_none() && self.fails >= p.max_fails {
+            self.down_since = Some(now);
             return true;
         }
         false
     }
 
-    /// A probe of a down upstream failed: wait twice as long for the next one.
-    pub fn on_probe_failure(&mut self, now: Instant, p: &HealthPolicy) {
-        if let Some(d) = &mut self.down {
-            d.backoff = (d.backoff * 2).min(p.probe_max);
-            d.next_probe = now + d.backoff;
+    /// A probe failed: one more failure, and twice the wait before the next probe.
+    /// Returns true when this marks it down.
+    pub fn on_probe_failure(&mut self, now: Instant, definitive: bool, p: &HealthPolicy) -> bool {
+        let became_down = self.on_failure(now, definitive, p);
+        if let Some(pr) = &mut self.probe {
+            pr.backoff = (pr.backoff * 2).min(p.probe_max);
+            pr.at = now + pr.backoff;
         }
+        became_down
     }
 
     pub fn probe_due(&self, now: Instant) -> bool {
-        self.down.is_some_and(|d| d.next_probe <= now)
+        self.probe.is_some_and(|pr| pr.at <= now)
     }
 
-    /// Lower is better: expected latency, inflated by load and by recent failures.
+    /// Lower is better: expected latency, inflated by load and by recent failures. An
+    /// upstream never measured scores as the fastest, so a new replica gets explored.
     pub fn score(&self) -> f64 {
-        let rtt = self.srtt_ms.unwrap_or(INITIAL_RTT_MS) + self.rttvar_ms;
+        let rtt = self.srtt_ms.map_or(0.0, |s| s + self.rttvar_ms) + SCORE_FLOOR_MS;
         rtt * (1.0 + self.inflight as f64) * (1.0 + 2.0 * self.fails as f64)
     }
 
@@ -115,7 +132,7 @@ impl Health {
         }
         let ms = match self.srtt_ms {
             Some(s) => s + 4.0 * self.rttvar_ms,
-            None => INITIAL_RTT_MS * 5.0,
+            None => INITIAL_HEDGE_MS,
         };
         Duration::from_secs_f64(ms / 1000.0).clamp(p.hedge_min, p.hedge_max)
     }
@@ -170,19 +187,41 @@ mod tests {
         let p = HealthPolicy::default();
         let now = Instant::now();
         let mut h = Health::default();
-        assert!(!h.on_failure(now, &p));
+        assert!(!h.on_failure(now, false, &p));
         assert!(h.is_up());
+        assert!(!h.probe_due(now));
+        assert!(h.probe_due(now + p.probe_base), "a suspect is probed too");
         assert!(
-            h.on_failure(now, &p),
+            h.on_failure(now, false, &p),
             "second consecutive failure marks it down"
         );
         assert!(!h.is_up());
-        assert!(!h.on_failure(now, &p), "already down: not marked again");
-        assert!(!h.probe_due(now));
-        assert!(h.probe_due(now + p.probe_base));
+        assert!(
+            !h.on_failure(now, false, &p),
+            "already down: not marked again"
+        );
         h.on_success(ms(3));
         assert!(h.is_up());
         assert_eq!(h.fails, 0);
+        assert_eq!(h.probe, None);
+    }
+
+    #[test]
+    fn a_refusal_is_definitive() {
+        let p = HealthPolicy::default();
+        let mut h = Health::default();
+        assert!(h.on_failure(Instant::now(), true, &p));
+        assert!(!h.is_up());
+    }
+
+    #[test]
+    fn a_failed_probe_of_a_suspect_marks_it_down() {
+        let p = HealthPolicy::default();
+        let now = Instant::now();
+        let mut h = Health::default();
+        h.on_failure(now, false, &p);
+        assert!(h.on_probe_failure(now, false, &p));
+        assert!(!h.is_up());
     }
 
     #[test]
@@ -190,9 +229,9 @@ mod tests {
         let p = HealthPolicy::default();
         let now = Instant::now();
         let mut h = Health::default();
-        h.on_failure(now, &p);
+        h.on_failure(now, false, &p);
         h.on_success(ms(2));
-        h.on_failure(now, &p);
+        h.on_failure(now, false, &p);
         assert!(h.is_up());
     }
 
@@ -201,17 +240,29 @@ mod tests {
         let p = HealthPolicy::default();
         let t0 = Instant::now();
         let mut h = Health::default();
-        h.on_failure(t0, &p);
-        h.on_failure(t0, &p);
+        h.on_failure(t0, false, &p);
+        h.on_failure(t0, false, &p);
         let mut backoffs = vec![];
         for _ in 0..8 {
-            h.on_probe_failure(t0, &p);
-            backoffs.push(h.down.unwrap().backoff);
+            h.on_probe_failure(t0, false, &p);
+            backoffs.push(h.probe.unwrap().backoff);
         }
         assert_eq!(backoffs[0], ms(500));
         assert_eq!(backoffs[1], ms(1000));
         assert_eq!(*backoffs.last().unwrap(), p.probe_max);
-        assert_eq!(h.down.unwrap().next_probe, t0 + p.probe_max);
+        assert_eq!(h.probe.unwrap().at, t0 + p.probe_max);
+    }
+
+    #[test]
+    fn an_unmeasured_upstream_is_explored_first() {
+        let mut known = Health::default();
+        known.on_success(ms(1));
+        assert!(Health::default().score() < known.score());
+        let failed = Health {
+            fails: 1,
+            ..Health::default()
+        };
+        assert!(failed.score() > known.score(), "but not once it failed");
     }
 
     #[test]

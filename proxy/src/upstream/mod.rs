@@ -259,17 +259,20 @@ impl Pool {
             }
             Err(e) => {
                 up.stats.failures.fetch_add(1, Relaxed);
-                if h.on_failure(std::time::Instant::now(), &self.cfg.health) {
-                    drop(h);
+                let refused = matches!(e, ExchangeError::Refused);
+                let down = h.on_failure(std::time::Instant::now(), refused, &self.cfg.health);
+                drop(h);
+                if down {
                     log::warn!("upstream {} marked down: {e}", up.addr);
-                    self.down.notify_one();
                 }
+                // Wake the prober: this upstream now has a probe scheduled.
+                self.down.notify_one();
             }
         }
     }
 
-    /// Probes down upstreams with `. IN NS` (as CoreDNS's forward plugin does), backing
-    /// off while they stay silent. Sleeps while every upstream is up.
+    /// Probes failing and down upstreams with `. IN NS` (as CoreDNS's forward plugin
+    /// does), backing off while they stay silent. Sleeps while no upstream is failing.
     pub async fn run_prober(self: Arc<Self>) {
         const PROBE_KEY: [u8; 6] = [0, 0, 2, 0, 1, 0];
         loop {
@@ -277,13 +280,13 @@ impl Pool {
             let mut earliest: Option<std::time::Instant> = None;
             for up in self.snapshot().iter() {
                 let mut h = lock(&up.health);
-                let Some(d) = h.down.as_mut() else { continue };
-                if d.next_probe > now {
-                    earliest = Some(earliest.map_or(d.next_probe, |e| e.min(d.next_probe)));
+                let Some(pr) = h.probe.as_mut() else { continue };
+                if pr.at > now {
+                    earliest = Some(earliest.map_or(pr.at, |e| e.min(pr.at)));
                     continue;
                 }
                 // Not again before this probe has had its time.
-                d.next_probe = now + self.cfg.attempt_timeout + d.backoff;
+                pr.at = now + self.cfg.attempt_timeout + pr.backoff;
                 drop(h);
                 let (pool, up) = (self.clone(), up.clone());
                 tokio::spawn(async move {
@@ -297,10 +300,21 @@ impl Pool {
                     let mut h = lock(&up.health);
                     match r {
                         Ok(_) => {
+                            if !h.is_up() {
+                                log::info!("upstream {} is back up", up.addr);
+                            }
                             h.on_success(start.elapsed());
-                            log::info!("upstream {} is back up", up.addr);
                         }
-                        Err(_) => h.on_probe_failure(std::time::Instant::now(), &pool.cfg.health),
+                        Err(e) => {
+                            let refused = matches!(e, ExchangeError::Refused);
+                            if h.on_probe_failure(
+                                std::time::Instant::now(),
+                                refused,
+                                &pool.cfg.health,
+                            ) {
+                                log::warn!("upstream {} marked down after a probe: {e}", up.addr);
+                            }
+                        }
                     }
                     drop(h);
                     pool.down.notify_one();

@@ -1,0 +1,162 @@
+//! A fake upstream for fault injection: answers every A question with its own marker
+//! address (so a test sees which upstream answered), or misbehaves as told: silence,
+//! wrong IDs, wrong questions, garbage, delay. Switchable while running.
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Answer,
+    Silent,
+    WrongId,
+    WrongQuestion,
+    Garbage,
+    Delay(Duration),
+    ServFail,
+}
+
+#[derive(Clone)]
+struct Shared {
+    mode: Arc<Mutex<Mode>>,
+    marker: Ipv4Addr,
+    ttl: u32,
+    /// A records served for the discovery name `upstreams.test.`.
+    discovery: Arc<Mutex<Vec<Ipv4Addr>>>,
+    queries: Arc<AtomicU64>,
+}
+
+pub struct FakeUpstream {
+    pub addr: SocketAddr,
+    shared: Shared,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeUpstream {
+    /// Binds `ip:port` (port 0 for any) and serves; A answers carry `marker`.
+    pub fn start(bind: &str, marker: Ipv4Addr, ttl: u32) -> FakeUpstream {
+        let sock = UdpSocket::bind(bind).expect("bind fake upstream");
+        sock.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let addr = sock.local_addr().unwrap();
+        let shared = Shared {
+            mode: Arc::new(Mutex::new(Mode::Answer)),
+            marker,
+            ttl,
+            discovery: Arc::new(Mutex::new(Vec::new())),
+            queries: Arc::new(AtomicU64::new(0)),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (shared.clone(), stop.clone());
+        let thread = std::thread::spawn(move || serve(sock, s, st));
+        FakeUpstream {
+            addr,
+            shared,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn set_mode(&self, m: Mode) {
+        *self.shared.mode.lock().unwrap() = m;
+    }
+
+    pub fn set_discovery(&self, ips: &[Ipv4Addr]) {
+        *self.shared.discovery.lock().unwrap() = ips.to_vec();
+    }
+
+    /// Queries received so far (any mode, probes included).
+    pub fn queries(&self) -> u64 {
+        self.shared.queries.load(SeqCst)
+    }
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(sock: UdpSocket, s: Shared, stop: Arc<AtomicBool>) {
+    let sock = Arc::new(sock);
+    let mut buf = [0u8; 4096];
+    while !stop.load(SeqCst) {
+        let Ok((n, src)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        s.queries.fetch_add(1, SeqCst);
+        let Ok(q) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
+        let mode = s.mode.lock().unwrap().clone();
+        let reply = match mode {
+            Mode::Silent => continue,
+            Mode::Garbage => vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3],
+            Mode::WrongId => {
+                let mut r = answer(&q, &s, false);
+                r[0] ^= 0x55;
+                r
+            }
+            Mode::WrongQuestion => answer(&q, &s, true),
+            Mode::ServFail => {
+                let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+                m.metadata.response_code = ResponseCode::ServFail;
+                m.add_queries(q.queries.clone());
+                m.to_vec().unwrap()
+            }
+            Mode::Answer => answer(&q, &s, false),
+            Mode::Delay(d) => {
+                let (sock, r) = (sock.clone(), answer(&q, &s, false));
+                std::thread::spawn(move || {
+                    std::thread::sleep(d);
+                    let _ = sock.send_to(&r, src);
+                });
+                continue;
+            }
+        };
+        let _ = sock.send_to(&reply, src);
+    }
+}
+
+fn answer(q: &Message, s: &Shared, wrong_question: bool) -> Vec<u8> {
+    let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+    m.metadata.recursion_desired = q.metadata.recursion_desired;
+    m.metadata.recursion_available = true;
+    let Some(question) = q.queries.first() else {
+        return m.to_vec().unwrap();
+    };
+    let mut question = question.clone();
+    if wrong_question {
+        question.set_name(Name::from_ascii("spoofed.example.").unwrap());
+    }
+    m.add_query(question.clone());
+    let owner = question.name.clone();
+    if question.query_type == RecordType::A {
+        let ips = if owner.to_ascii().eq_ignore_ascii_case("upstreams.test.") {
+            s.discovery.lock().unwrap().clone()
+        } else {
+            vec![s.marker]
+        };
+        for ip in ips {
+            m.add_answer(Record::from_rdata(owner.clone(), s.ttl, RData::A(A(ip))));
+        }
+    }
+    if let Some(e) = &q.edns {
+        let mut e2 = hickory_proto::op::Edns::new();
+        e2.set_max_payload(1232);
+        e2.set_dnssec_ok(e.flags().dnssec_ok);
+        m.set_edns(e2);
+    }
+    m.to_vec().unwrap()
+}
