@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use dns_sidecar_proxy::config::{Args, Config};
 
+/// mimalloc keeps small long-lived cache entries apart from short-lived task memory by size
+/// class. With glibc's malloc, entries carved out of freed task chunks fragmented the heap:
+/// 15-25 MiB RSS for 10,000 cached names holding 3 MiB (see README, Benchmarks).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let resolv = if args.upstream.is_empty() {

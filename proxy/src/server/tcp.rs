@@ -47,7 +47,7 @@ async fn connection(stream: TcpStream, engine: Arc<Engine>, idle: Duration) {
             }
         }
     });
-    let mut buf = vec![0u8; 65535];
+    let mut buf = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(512);
     loop {
         let Ok(Ok(len)) = timeout(idle, rd.read_u16()).await else {
@@ -60,7 +60,7 @@ async fn connection(stream: TcpStream, engine: Arc<Engine>, idle: Duration) {
         ) {
             break;
         }
-        match engine.answer_cached(&buf[..len], Proto::Tcp, &mut out) {
+        match engine.answer_cached(&buf, Proto::Tcp, &mut out) {
             Fast::Reply => {
                 if tx.send(framed(&out)).await.is_err() {
                     break;

@@ -21,10 +21,14 @@ pub fn bind(addr: SocketAddr, reuse: bool) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(s.into())
 }
 
+/// Client queries are small: a larger datagram is cut here, fails to parse, and gets
+/// FORMERR. Answers are at most the EDNS size we accept (1232) before TC.
+const QUERY_BUF: usize = 4096;
+
 pub async fn serve(sock: UdpSocket, engine: Arc<Engine>) {
     let sock = Arc::new(sock);
-    let mut buf = vec![0u8; 65535];
-    let mut out = Vec::with_capacity(65535);
+    let mut buf = vec![0u8; QUERY_BUF];
+    let mut out = Vec::with_capacity(QUERY_BUF);
     loop {
         // Errors here are ICMP reports about earlier sends: nothing to do but go on.
         let Ok((n, src)) = sock.recv_from(&mut buf).await else {
