@@ -242,3 +242,17 @@ fn sigterm_drains_then_exits_zero() {
     );
     assert_eq!(p.proc.wait_exit(Duration::from_secs(5)), Some(0));
 }
+
+#[test]
+fn several_threads_share_the_listen_address() {
+    let nsd = Nsd::start("127.0.0.1", &["example.test"]);
+    let p = proxy_for(&nsd, &["--threads", "2"]);
+    for i in 0..20 {
+        let name = format!("n{i}.example.test");
+        assert_eq!(
+            dig(p.dns, &[&name]).rrset(),
+            dig(nsd.addr, &[&name]).rrset()
+        );
+    }
+    assert_eq!(dig(p.dns, &["+tcp", "www.example.test"]).status, "NOERROR");
+}

@@ -53,11 +53,8 @@ async fn connection(stream: TcpStream, engine: Arc<Engine>, idle: Duration) {
         let Ok(Ok(len)) = timeout(idle, rd.read_u16()).await else {
             break;
         };
-        let len = len as usize;
-        if !matches!(
-            timeout(idle, rd.read_exact(&mut buf[..len])).await,
-            Ok(Ok(_))
-        ) {
+        buf.resize(len as usize, 0);
+        if !matches!(timeout(idle, rd.read_exact(&mut buf)).await, Ok(Ok(_))) {
             break;
         }
         match engine.answer_cached(&buf, Proto::Tcp, &mut out) {
