@@ -30,17 +30,23 @@ impl Histogram {
         self.sum_us.fetch_add(d.as_micros() as u64, Relaxed);
     }
 
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
+    /// Writes the series of this histogram; `labels` is `k="v",...` or empty.
+    pub fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let (open, sep) = if labels.is_empty() {
+            ("", "")
+        } else {
+            (labels, ",")
+        };
         let mut cum = 0;
         for (b, n) in RTT_BUCKETS.iter().zip(&self.buckets) {
             cum += n.load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cum}");
+            let _ = writeln!(out, "{name}_bucket{{{open}{sep}le=\"{b}\"}} {cum}");
         }
         let count = self.count.load(Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_bucket{{{open}{sep}le=\"+Inf\"}} {count}");
         let sum = self.sum_us.load(Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        let _ = writeln!(out, "{name}_sum{{{open}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{open}}} {count}");
     }
 }
 
@@ -264,6 +270,10 @@ mod tests {
         assert!(s.contains("x_bucket{u=\"a\",le=\"2.5\"} 2\n"), "{s}");
         assert!(s.contains("x_bucket{u=\"a\",le=\"+Inf\"} 3\n"), "{s}");
         assert!(s.contains("x_count{u=\"a\"} 3\n"), "{s}");
+        let mut s = String::new();
+        h.render(&mut s, "y", "");
+        assert!(s.contains("y_bucket{le=\"+Inf\"} 3\n"), "{s}");
+        assert!(s.contains("y_count{} 3\n"), "{s}");
     }
 
     #[test]

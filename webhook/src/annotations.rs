@@ -1,0 +1,299 @@
+//! Per-pod tuning annotations (`dns-sidecar.io/<knob>`), each mapped to a proxy flag or a
+//! pod setting. A value that does not parse or is out of range is dropped with a warning
+//! (kubectl prints it) and the default stays: an annotation never gets a pod rejected.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dns_sidecar_proxy::config::parse_duration;
+
+pub const PREFIX: &str = "dns-sidecar.io/";
+pub const INJECT: &str = "dns-sidecar.io/inject";
+pub const STATUS: &str = "dns-sidecar.io/status";
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Count {
+        min: u64,
+        max: u64,
+    },
+    Duration {
+        min: Duration,
+        max: Duration,
+    },
+    Hedge,
+    /// A flag that takes true/false (`--prefetch=false`).
+    Bool,
+    /// A flag present or absent (`--upstream-tcp`).
+    Switch,
+    Quantity,
+}
+
+/// One knob: annotation suffix, proxy flag (empty for pod settings), kind, documentation.
+struct Knob {
+    key: &'static str,
+    flag: &'static str,
+    kind: Kind,
+}
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+const KNOBS: &[Knob] = &[
+    Knob {
+        key: "cache-size",
+        flag: "--cache-size",
+        kind: Kind::Count {
+            min: 1,
+            max: 1_000_000,
+        },
+    },
+    Knob {
+        key: "min-ttl",
+        flag: "--min-ttl",
+        kind: Kind::Duration {
+            min: secs(0),
+            max: secs(3600),
+        },
+    },
+    Knob {
+        key: "max-ttl",
+        flag: "--max-ttl",
+        kind: Kind::Duration {
+            min: secs(1),
+            max: secs(86400),
+        },
+    },
+    Knob {
+        key: "negative-ttl",
+        flag: "--negative-ttl",
+        kind: Kind::Duration {
+            min: secs(0),
+            max: secs(3600),
+        },
+    },
+    Knob {
+        key: "stale-max",
+        flag: "--stale-max",
+        kind: Kind::Duration {
+            min: secs(0),
+            max: secs(7 * 86400),
+        },
+    },
+    Knob {
+        key: "prefetch",
+        flag: "--prefetch",
+        kind: Kind::Bool,
+    },
+    Knob {
+        key: "upstream-timeout",
+        flag: "--upstream-timeout",
+        kind: Kind::Duration {
+            min: ms(10),
+            max: secs(5),
+        },
+    },
+    Knob {
+        key: "query-timeout",
+        flag: "--query-timeout",
+        kind: Kind::Duration {
+            min: ms(100),
+            max: ms(4500),
+        },
+    },
+    Knob {
+        key: "hedge-delay",
+        flag: "--hedge-delay",
+        kind: Kind::Hedge,
+    },
+    Knob {
+        key: "upstream-tcp",
+        flag: "--upstream-tcp",
+        kind: Kind::Switch,
+    },
+    Knob {
+        key: "log-queries",
+        flag: "--log-queries",
+        kind: Kind::Switch,
+    },
+    Knob {
+        key: "ndots",
+        flag: "",
+        kind: Kind::Count { min: 1, max: 15 },
+    },
+    Knob {
+        key: "cpu",
+        flag: "",
+        kind: Kind::Quantity,
+    },
+    Knob {
+        key: "memory",
+        flag: "",
+        kind: Kind::Quantity,
+    },
+];
+
+/// What the annotations ask for, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// Proxy flags in `--flag=value` form, in table order.
+    pub proxy_args: Vec<String>,
+    pub ndots: Option<u8>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    /// Accepted annotations (suffix → value), for the status annotation.
+    pub applied: BTreeMap<String, String>,
+}
+
+/// The opt-in/opt-out word of `dns-sidecar.io/inject` (annotation or label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InjectWish {
+    Default,
+    Yes,
+    No,
+}
+
+pub fn inject_wish(value: Option<&str>) -> InjectWish {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        Some("false" | "disabled" | "no" | "off") => InjectWish::No,
+        Some("true" | "enabled" | "yes" | "on") => InjectWish::Yes,
+        _ => InjectWish::Default,
+    }
+}
+
+fn bool_word(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "enabled" => Some(true),
+        "false" | "0" | "no" | "off" | "disabled" => Some(false),
+        _ => None,
+    }
+}
+
+/// A Kubernetes resource quantity (`100m`, `64Mi`, `1.5`, `2G`), as the API server accepts.
+pub fn is_quantity(v: &str) -> bool {
+    let num_end = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, suffix) = v.split_at(num_end);
+    let num_ok = !num.is_empty()
+        && num.chars().filter(|c| *c == '.').count() <= 1
+        && num.chars().any(|c| c.is_ascii_digit());
+    let suffix_ok = matches!(
+        suffix,
+        "" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
+    );
+    num_ok && suffix_ok
+}
+
+fn show(d: Duration) -> String {
+    if d.subsec_millis() != 0 || d.as_secs() == 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs())
+    }
+}
+
+/// Validates one value; Err is the warning's explanation.
+fn check(kind: Kind, v: &str) -> Result<String, String> {
+    match kind {
+        Kind::Count { min, max } => match v.trim().parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n.to_string()),
+            _ => Err(format!("is not a whole number from {min} to {max}")),
+        },
+        Kind::Duration { min, max } => match parse_duration(v) {
+            Ok(d) if d >= min && d <= max => Ok(show(d)),
+            Ok(_) => Err(format!("is outside {} to {}", show(min), show(max))),
+            Err(_) => Err("is not a duration (e.g. 500ms, 30s, 5m)".into()),
+        },
+        Kind::Hedge => match v.trim() {
+            "auto" => Ok("auto".into()),
+            other => match parse_duration(other) {
+                Ok(d) if d >= ms(1) && d <= secs(5) => Ok(show(d)),
+                _ => Err("is not \"auto\" or a duration from 1ms to 5s".into()),
+            },
+        },
+        Kind::Bool | Kind::Switch => bool_word(v)
+            .map(|b| b.to_string())
+            .ok_or_else(|| "is not true or false".into()),
+        Kind::Quantity if is_quantity(v.trim()) => Ok(v.trim().to_string()),
+        Kind::Quantity => Err("is not a resource quantity (e.g. 50m, 64Mi)".into()),
+    }
+}
+
+/// Reads every `dns-sidecar.io/` annotation. Unknown keys are reported too: a typo should
+/// not go unnoticed.
+pub fn parse(annotations: &BTreeMap<String, String>) -> (Tuning, Vec<String>) {
+    let mut t = Tuning::default();
+    let mut warnings = Vec::new();
+    for (key, value) in annotations {
+        let Some(suffix) = key.strip_prefix(PREFIX) else {
+            continue;
+        };
+        if key == INJECT || key == STATUS {
+            continue;
+        }
+        let Some(knob) = KNOBS.iter().find(|k| k.key == suffix) else {
+            warnings.push(format!("dns-sidecar: unknown annotation {key} ignored"));
+            continue;
+        };
+        match check(knob.kind, value) {
+            Ok(v) => {
+                t.applied.insert(suffix.to_string(), v);
+            }
+            Err(why) => warnings.push(format!(
+                "dns-sidecar: annotation {key}={value:?} {why}; using the default"
+            )),
+        }
+    }
+    // min-ttl above max-ttl would stop the proxy at start-up: drop the floor instead.
+    let dur = |k: &str| t.applied.get(k).and_then(|v| parse_duration(v).ok());
+    let min = dur("min-ttl").unwrap_or(secs(5));
+    let max = dur("max-ttl").unwrap_or(secs(3600));
+    if min > max && t.applied.remove("min-ttl").is_some() {
+        warnings.push(format!(
+            "dns-sidecar: annotation {PREFIX}min-ttl is above max-ttl ({}); using the default",
+            show(max)
+        ));
+    }
+    for knob in KNOBS {
+        let Some(v) = t.applied.get(knob.key) else {
+            continue;
+        };
+        match knob.key {
+            "ndots" => t.ndots = v.parse().ok(),
+            "cpu" => t.cpu = Some(v.clone()),
+            "memory" => t.memory = Some(v.clone()),
+            _ if matches!(knob.kind, Kind::Switch) => {
+                if v == "true" {
+                    t.proxy_args.push(knob.flag.to_string());
+                }
+            }
+            _ => t.proxy_args.push(format!("{}={v}", knob.flag)),
+        }
+    }
+    (t, warnings)
+}
+
+/// The annotation table for README: key, proxy flag or pod setting, accepted values.
+pub fn table() -> Vec<(String, &'static str, String)> {
+    KNOBS
+        .iter()
+        .map(|k| {
+            let values = match k.kind {
+                Kind::Count { min, max } => format!("{min}..{max}"),
+                Kind::Duration { min, max } => format!("{}..{}", show(min), show(max)),
+                Kind::Hedge => "auto, 1ms..5s".into(),
+                Kind::Bool | Kind::Switch => "true, false".into(),
+                Kind::Quantity => "resource quantity".into(),
+            };
+            (format!("{PREFIX}{}", k.key), k.flag, values)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,170 @@
+//! Flags (each also read from `DNS_SIDECAR_<FLAG>`), parsed once into typed settings.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use dns_sidecar_proxy::config::parse_duration;
+
+use crate::annotations::is_quantity;
+use crate::dns_config::is_rfc1123_subdomain;
+use crate::inject::Settings;
+use crate::sidecar::{Mode, Resources};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "dns-sidecar-webhook",
+    version,
+    about = "Mutating admission webhook: gives pods in opted-in namespaces the dns-sidecar proxy \
+             and a resolv.conf that points at it."
+)]
+pub struct Args {
+    /// HTTPS address to serve /mutate, /healthz, /readyz and /metrics on.
+    #[arg(long, env = "DNS_SIDECAR_LISTEN", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+
+    /// PEM certificate chain (reloaded when it changes).
+    #[arg(
+        long,
+        env = "DNS_SIDECAR_TLS_CERT",
+        default_value = "/etc/dns-sidecar/tls/tls.crt"
+    )]
+    pub tls_cert: PathBuf,
+
+    /// PEM private key (reloaded when it changes).
+    #[arg(
+        long,
+        env = "DNS_SIDECAR_TLS_KEY",
+        default_value = "/etc/dns-sidecar/tls/tls.key"
+    )]
+    pub tls_key: PathBuf,
+
+    /// How often the certificate files are checked for changes.
+    #[arg(long, env = "DNS_SIDECAR_TLS_RELOAD_INTERVAL", value_parser = parse_duration, default_value = "2s")]
+    pub tls_reload_interval: Duration,
+
+    /// Proxy image to inject.
+    #[arg(long, env = "DNS_SIDECAR_PROXY_IMAGE", default_value = concat!("dns-sidecar-proxy:", env!("CARGO_PKG_VERSION")))]
+    pub proxy_image: String,
+
+    /// imagePullPolicy of the injected proxy.
+    #[arg(long, env = "DNS_SIDECAR_PROXY_PULL_POLICY", default_value = "IfNotPresent", value_parser = ["Always", "IfNotPresent", "Never"])]
+    pub proxy_pull_policy: String,
+
+    /// "native": first init container with restartPolicy Always (Kubernetes >= 1.29);
+    /// "container": first app container (older clusters).
+    #[arg(long, env = "DNS_SIDECAR_SIDECAR_MODE", default_value = "native", value_parser = ["native", "container"])]
+    pub sidecar_mode: String,
+
+    /// Port of the proxy's admin server (probes, metrics), on the pod IP.
+    #[arg(long, env = "DNS_SIDECAR_PROXY_ADMIN_PORT", default_value_t = 9953, value_parser = clap::value_parser!(u16).range(1024..))]
+    pub proxy_admin_port: u16,
+
+    /// CPU request of the injected proxy.
+    #[arg(long, env = "DNS_SIDECAR_PROXY_CPU_REQUEST", default_value = "10m", value_parser = quantity)]
+    pub proxy_cpu_request: String,
+
+    /// CPU limit of the injected proxy ("" for none).
+    #[arg(long, env = "DNS_SIDECAR_PROXY_CPU_LIMIT", default_value = "", value_parser = quantity_or_empty)]
+    pub proxy_cpu_limit: String,
+
+    /// Memory request of the injected proxy.
+    #[arg(long, env = "DNS_SIDECAR_PROXY_MEMORY_REQUEST", default_value = "16Mi", value_parser = quantity)]
+    pub proxy_memory_request: String,
+
+    /// Memory limit of the injected proxy.
+    #[arg(long, env = "DNS_SIDECAR_PROXY_MEMORY_LIMIT", default_value = "64Mi", value_parser = quantity_or_empty)]
+    pub proxy_memory_limit: String,
+
+    /// Cluster domain (kubelet's --cluster-domain).
+    #[arg(long, env = "DNS_SIDECAR_CLUSTER_DOMAIN", default_value = "cluster.local", value_parser = domain)]
+    pub cluster_domain: String,
+
+    /// Cluster DNS Service IP: the pods' second nameserver (so a crashed sidecar degrades
+    /// to today's behaviour) and the upstream when no per-replica Service is known.
+    /// "none" to leave it out.
+    #[arg(long, env = "DNS_SIDECAR_CLUSTER_DNS", default_value = "10.96.0.10", value_parser = ip_or_none)]
+    pub cluster_dns: MaybeIp,
+
+    /// Search domains your nodes add after the cluster ones (kubelet copies the node's),
+    /// comma-separated.
+    #[arg(long, env = "DNS_SIDECAR_HOST_SEARCHES", value_delimiter = ',', value_parser = domain)]
+    pub host_searches: Vec<String>,
+
+    /// Namespace of CoreDNS and its per-replica Services.
+    #[arg(long, env = "DNS_SIDECAR_DNS_NAMESPACE", default_value = "kube-system")]
+    pub dns_namespace: String,
+
+    /// Static upstream IPs (comma-separated) instead of watching labelled Services.
+    #[arg(long, env = "DNS_SIDECAR_UPSTREAMS", value_delimiter = ',')]
+    pub upstreams: Vec<IpAddr>,
+
+    /// Log level: error, warn, info or debug.
+    #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+fn quantity(s: &str) -> Result<String, String> {
+    if is_quantity(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not a resource quantity (e.g. 10m, 64Mi)"))
+    }
+}
+
+fn quantity_or_empty(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        Ok(String::new())
+    } else {
+        quantity(s)
+    }
+}
+
+fn domain(s: &str) -> Result<String, String> {
+    let d = s.trim_end_matches('.');
+    if is_rfc1123_subdomain(d) {
+        Ok(d.to_string())
+    } else {
+        Err(format!("{s:?} is not a lowercase DNS domain"))
+    }
+}
+
+/// An IP address, or none at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaybeIp(pub Option<IpAddr>);
+
+fn ip_or_none(s: &str) -> Result<MaybeIp, String> {
+    if s == "none" {
+        return Ok(MaybeIp(None));
+    }
+    s.parse()
+        .map(|ip| MaybeIp(Some(ip)))
+        .map_err(|_| format!("{s:?} is not an IP address (or \"none\")"))
+}
+
+impl Args {
+    pub fn settings(&self) -> Settings {
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        Settings {
+            image: self.proxy_image.clone(),
+            pull_policy: self.proxy_pull_policy.clone(),
+            mode: if self.sidecar_mode == "container" {
+                Mode::Container
+            } else {
+                Mode::Native
+            },
+            cluster_domain: self.cluster_domain.clone(),
+            cluster_dns: self.cluster_dns.0,
+            host_searches: self.host_searches.clone(),
+            dns_namespace: self.dns_namespace.clone(),
+            admin_port: self.proxy_admin_port,
+            resources: Resources {
+                cpu_request: opt(&self.proxy_cpu_request),
+                cpu_limit: opt(&self.proxy_cpu_limit),
+                memory_request: opt(&self.proxy_memory_request),
+                memory_limit: opt(&self.proxy_memory_limit),
+            },
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The decision, as a pure function: a pod (as the API server sent it) + its namespace +
+//! settings + the known CoreDNS upstreams → skip with a reason, or a JSONPatch that injects
+//! the sidecar, with warnings for kubectl. Never an error that rejects a pod.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use json_patch::{AddOperation, Patch, PatchOperation};
+use serde_json::{json, Value};
+
+use crate::annotations::{self, InjectWish, Tuning};
+use crate::dns_config::{self, DnsInputs};
+use crate::sidecar::{self, Mode, Resources, SidecarSpec};
+
+/// Settings from the webhook's flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub image: String,
+    pub pull_policy: String,
+    pub mode: Mode,
+    pub cluster_domain: String,
+    /// The cluster DNS VIP: the fallback nameserver, and the upstream when none is known.
+    pub cluster_dns: Option<IpAddr>,
+    pub host_searches: Vec<String>,
+    /// Namespace of CoreDNS: nothing there is injected (a DNS loop waiting to happen).
+    pub dns_namespace: String,
+    pub admin_port: u16,
+    pub resources: Resources,
+}
+
+/// Why a pod was left alone (a metrics label and a log word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    OptedOut,
+    HostNetwork,
+    DnsServer,
+    AlreadyInjected,
+    DnsPolicy,
+    NotPodCreate,
+}
+
+impl Skip {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Skip::OptedOut => "opted-out",
+            Skip::HostNetwork => "host-network",
+            Skip::DnsServer => "dns-server",
+            Skip::AlreadyInjected => "already-injected",
+            Skip::DnsPolicy => "dns-policy",
+            Skip::NotPodCreate => "not-pod-create",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Skip(Skip),
+    Inject { patch: Patch, pod: Value },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub decision: Decision,
+    pub warnings: Vec<String>,
+}
+
+/// Where the upstreams came from, for the warning when there are none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamSource {
+    Watched,
+    Static,
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Labels CoreDNS pods carry in kubeadm, kops and most distributions.
+fn is_dns_server(labels: &BTreeMap<String, String>) -> bool {
+    labels
+        .get("k8s-app")
+        .is_some_and(|v| v == "kube-dns" || v == "coredns")
+        || labels
+            .get("app.kubernetes.io/name")
+            .is_some_and(|v| v == "coredns")
+}
+
+pub fn decide(
+    pod: &Value,
+    namespace: &str,
+    s: &Settings,
+    upstreams: &[IpAddr],
+    source: UpstreamSource,
+) -> Outcome {
+    let skip = |why| Outcome {
+        decision: Decision::Skip(why),
+        warnings: vec![],
+    };
+    // Indexing below assumes objects; anything else is not a pod we can change.
+    if !pod.get("spec").is_some_and(Value::is_object)
+        || !pod
+            .get("metadata")
+            .is_none_or(|m| m.is_object() || m.is_null())
+    {
+        return skip(Skip::NotPodCreate);
+    }
+    let meta = pod.get("metadata");
+    let ann = string_map(meta.and_then(|m| m.get("annotations")));
+    let labels = string_map(meta.and_then(|m| m.get("labels")));
+    let spec = pod.get("spec").cloned().unwrap_or(Value::Null);
+
+    let wish = match annotations::inject_wish(ann.get(annotations::INJECT).map(String::as_str)) {
+        InjectWish::Default => {
+            annotations::inject_wish(labels.get(annotations::INJECT).map(String::as_str))
+        }
+        w => w,
+    };
+    if wish == InjectWish::No {
+        return skip(Skip::OptedOut);
+    }
+    if sidecar::present(&spec) || ann.contains_key(annotations::STATUS) {
+        return skip(Skip::AlreadyInjected);
+    }
+    if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
+        return skip(Skip::HostNetwork);
+    }
+    if is_dns_server(&labels) || namespace == s.dns_namespace {
+        return skip(Skip::DnsServer);
+    }
+    let policy = spec
+        .get("dnsPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterFirst");
+    if matches!(policy, "None" | "Default") && wish != InjectWish::Yes {
+        return skip(Skip::DnsPolicy);
+    }
+
+    let (tuning, mut warnings) = annotations::parse(&ann);
+    let (ups, fell_back) = match (upstreams.is_empty(), s.cluster_dns) {
+        (false, _) => (upstreams.to_vec(), false),
+        (true, Some(vip)) => (vec![vip], true),
+        (true, None) => (vec![], true),
+    };
+    if fell_back {
+        let what = match source {
+            UpstreamSource::Watched => "no Service labelled dns-sidecar.io/upstream=true was found",
+            UpstreamSource::Static => "no --upstreams were given",
+        };
+        warnings.push(match s.cluster_dns {
+            Some(vip) => {
+                format!("dns-sidecar: {what}; the sidecar forwards to the cluster DNS VIP {vip}")
+            }
+            None => {
+                format!("dns-sidecar: {what}; the sidecar uses the nameservers of its resolv.conf")
+            }
+        });
+    }
+
+    let container = sidecar::container(&SidecarSpec {
+        image: &s.image,
+        pull_policy: &s.pull_policy,
+        mode: s.mode,
+        admin_port: s.admin_port,
+        upstreams: &ups,
+        resources: resources(&s.resources, &tuning),
+        extra_args: &tuning.proxy_args,
+    });
+    let inputs = DnsInputs {
+        namespace,
+        cluster_domain: &s.cluster_domain,
+        fallback: s.cluster_dns,
+        host_searches: &s.host_searches,
+        ndots: tuning.ndots.unwrap_or(5),
+    };
+    let own = if matches!(policy, "ClusterFirst" | "ClusterFirstWithHostNet" | "None") {
+        spec.get("dnsConfig")
+    } else {
+        None
+    };
+    let dns = dns_config::build(&inputs, own, &mut warnings);
+
+    // The two list-shaped changes are whole-value ops (json-patch's diff would rewrite
+    // every shifted container and every nameserver); the rest is diffed from before/after.
+    let mut patched = Patched {
+        pod: pod.clone(),
+        ops: Vec::new(),
+    };
+    let list = match s.mode {
+        Mode::Native => "initContainers",
+        Mode::Container => "containers",
+    };
+    if patched.pod["spec"].get(list).is_some_and(Value::is_array) {
+        patched.add(&format!("/spec/{list}/0"), container);
+    } else {
+        patched.add(&format!("/spec/{list}"), json!([container]));
+    }
+    patched.add("/spec/dnsConfig", dns);
+
+    let mut out = patched.pod.clone();
+    out["spec"]["dnsPolicy"] = json!("None");
+    set_port_sysctl(&mut out["spec"], &mut warnings);
+    let status = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "mode": match s.mode { Mode::Native => "native", Mode::Container => "container" },
+        "upstreams": ups.iter().map(IpAddr::to_string).collect::<Vec<_>>(),
+        "settings": tuning.applied,
+    });
+    if !out["metadata"]
+        .get("annotations")
+        .is_some_and(Value::is_object)
+    {
+        out["metadata"]["annotations"] = json!({});
+    }
+    out["metadata"]["annotations"][annotations::STATUS] = json!(status.to_string());
+
+    let mut ops = patched.ops;
+    ops.extend(json_patch::diff(&patched.pod, &out).0);
+    Outcome {
+        decision: Decision::Inject {
+            patch: Patch(ops),
+            pod: out,
+        },
+        warnings,
+    }
+}
+
+/// A pod with the ops recorded so far applied to it.
+struct Patched {
+    pod: Value,
+    ops: Vec<PatchOperation>,
+}
+
+impl Patched {
+    /// Records an `add` (which also replaces an existing member, RFC 6902 §4.1).
+    fn add(&mut self, path: &str, value: Value) {
+        let op = PatchOperation::Add(AddOperation {
+            path: path
+                .parse()
+                .expect("paths here are built from constant segments"),
+            value,
+        });
+        json_patch::patch(&mut self.pod, std::slice::from_ref(&op))
+            .expect("parent exists: spec is an object");
+        self.ops.push(op);
+    }
+}
+
+fn resources(base: &Resources, t: &Tuning) -> Resources {
+    let mut r = base.clone();
+    if let Some(cpu) = &t.cpu {
+        r.cpu_request = Some(cpu.clone());
+    }
+    if let Some(mem) = &t.memory {
+        // A cache's memory is what it is: request and limit move together.
+        r.memory_request = Some(mem.clone());
+        r.memory_limit = Some(mem.clone());
+    }
+    r
+}
+
+/// Lets the non-root sidecar bind port 53 with no capability (a namespaced, "safe" sysctl).
+fn set_port_sysctl(spec: &mut Value, warnings: &mut Vec<String>) {
+    if !spec.get("securityContext").is_some_and(Value::is_object) {
+        // Absent or null (anything else was filtered by the API server's schema).
+        spec["securityContext"] = json!({});
+    }
+    let sc = &mut spec["securityContext"];
+    if !sc.get("sysctls").is_some_and(Value::is_array) {
+        sc["sysctls"] = json!([]);
+    }
+    let list = sc["sysctls"].as_array_mut().expect("just made an array");
+    match list.iter_mut().find(|x| x["name"] == sidecar::PORT_SYSCTL) {
+        Some(x) => {
+            let v: u32 = x["value"]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u32::MAX);
+            if v > 53 {
+                warnings.push(format!(
+                    "dns-sidecar: sysctl {} lowered from {:?} to 53 so the sidecar can bind port 53",
+                    sidecar::PORT_SYSCTL,
+                    x["value"]
+                ));
+                x["value"] = json!("53");
+            }
+        }
+        None => list.push(json!({"name": sidecar::PORT_SYSCTL, "value": "53"})),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

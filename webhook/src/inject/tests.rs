@@ -1,0 +1,498 @@
+//! The decision on every AdmissionReview captured from a real kube-apiserver
+//! (../shared/fixtures/admission): apply the patch we return to the pod the API server sent,
+//! then check the result as the API server's validation would, and that a second round (the
+//! reinvocation the ServiceAccount plugin triggers) changes nothing.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::dns_config;
+
+fn fixtures_dir() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/admission");
+    assert!(
+        d.is_dir(),
+        "fixtures not found at {} (the shared/ folder must sit beside this repository)",
+        d.display()
+    );
+    d
+}
+
+fn fixture(name: &str) -> Value {
+    let p = fixtures_dir().join(name);
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+pub(crate) fn settings() -> Settings {
+    Settings {
+        image: "registry.example/dns-sidecar-proxy:0.1.0".into(),
+        pull_policy: "IfNotPresent".into(),
+        mode: Mode::Native,
+        cluster_domain: "cluster.local".into(),
+        cluster_dns: Some("10.96.0.10".parse().unwrap()),
+        host_searches: vec![],
+        dns_namespace: "kube-system".into(),
+        admin_port: 9953,
+        resources: Resources {
+            cpu_request: Some("10m".into()),
+            cpu_limit: None,
+            memory_request: Some("16Mi".into()),
+            memory_limit: Some("64Mi".into()),
+        },
+    }
+}
+
+fn ups() -> Vec<IpAddr> {
+    vec!["10.96.0.11".parse().unwrap(), "10.96.0.12".parse().unwrap()]
+}
+
+fn run(name: &str) -> (Value, String, Outcome) {
+    let review = fixture(name);
+    let pod = review["request"]["object"].clone();
+    let ns = review["request"]["namespace"].as_str().unwrap().to_string();
+    let out = decide(&pod, &ns, &settings(), &ups(), UpstreamSource::Watched);
+    (pod, ns, out)
+}
+
+fn names(spec: &Value, list: &str) -> Vec<String> {
+    spec[list]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["name"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Everything the API server would check of the mutated pod, plus our own invariants.
+fn check_injected(name: &str, before: &Value, ns: &str, patch: &Patch, expected: &Value) -> Value {
+    let mut after = before.clone();
+    json_patch::patch(&mut after, patch)
+        .unwrap_or_else(|e| panic!("{name}: patch does not apply: {e}"));
+    assert_eq!(
+        &after, expected,
+        "{name}: patch result equals the decided pod"
+    );
+    let spec = &after["spec"];
+    assert_eq!(spec["dnsPolicy"], "None", "{name}");
+    dns_config::validate(&spec["dnsConfig"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let searches = &spec["dnsConfig"]["searches"];
+    assert_eq!(searches[0], format!("{ns}.svc.cluster.local"), "{name}");
+    assert_eq!(searches[1], "svc.cluster.local");
+    assert_eq!(searches[2], "cluster.local");
+    assert_eq!(spec["dnsConfig"]["nameservers"][0], "127.0.0.1");
+    assert_eq!(
+        spec["dnsConfig"]["nameservers"][1], "10.96.0.10",
+        "{name}: fallback second"
+    );
+    let init = names(spec, "initContainers");
+    assert_eq!(init[0], sidecar::NAME, "{name}: sidecar first");
+    assert_eq!(
+        &init[1..],
+        names(&before["spec"], "initContainers"),
+        "{name}: others kept in order"
+    );
+    let sc = &spec["initContainers"][0];
+    assert_eq!(sc["restartPolicy"], "Always");
+    assert!(!sc["image"].as_str().unwrap().is_empty());
+    assert!(sc["args"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("--upstream=10.96.0.11,10.96.0.12")));
+    assert_eq!(sc["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        sc["securityContext"]["capabilities"]["drop"],
+        json!(["ALL"])
+    );
+    let mut all = init.clone();
+    all.extend(names(spec, "containers"));
+    let mut uniq = all.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(
+        uniq.len(),
+        all.len(),
+        "{name}: container names unique across both lists: {all:?}"
+    );
+    assert!(spec["securityContext"]["sysctls"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"name": "net.ipv4.ip_unprivileged_port_start", "value": "53"})));
+    let status: Value = serde_json::from_str(
+        after["metadata"]["annotations"][crate::annotations::STATUS]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status["mode"], "native");
+    assert_eq!(status["upstreams"], json!(["10.96.0.11", "10.96.0.12"]));
+    // Everything the pod had is still there.
+    for (k, v) in before["metadata"]["annotations"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        assert_eq!(
+            &after["metadata"]["annotations"][k], v,
+            "{name}: annotation {k} kept"
+        );
+    }
+    assert_eq!(
+        after["spec"]["containers"], before["spec"]["containers"],
+        "{name}: app containers untouched"
+    );
+    assert_eq!(after["spec"]["volumes"], before["spec"]["volumes"]);
+    // Minimal: nothing removed, the container lists touched by one add only.
+    let ops = serde_json::to_value(patch).unwrap();
+    for (i, op) in ops.as_array().unwrap().iter().enumerate() {
+        assert!(op["op"] == "add" || op["op"] == "replace", "{name}: {op}");
+        let path = op["path"].as_str().unwrap();
+        if i > 0 {
+            assert!(
+                !path.starts_with("/spec/initContainers") && !path.starts_with("/spec/containers"),
+                "{name}: {op}"
+            );
+        }
+    }
+    assert!(ops.as_array().unwrap().len() <= 6, "{name}: {ops}");
+    after
+}
+
+/// What the API server does before calling again: the ServiceAccount plugin mounts the
+/// token into the new container.
+fn add_token_mount(pod: &mut Value) {
+    let vol = pod["spec"]["volumes"][0]["name"].clone();
+    pod["spec"]["initContainers"][0]["volumeMounts"] = json!([{
+        "name": vol, "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"
+    }]);
+}
+
+#[test]
+fn every_captured_shape_is_injected_or_skipped_as_expected() {
+    let cases: &[(&str, Option<Skip>)] = &[
+        ("plain.json", None),
+        ("dnsconfig-clusterfirst.json", None),
+        ("init-container.json", None),
+        ("native-sidecar.json", None),
+        ("annotations-slash.json", None),
+        ("generate-name.json", None),
+        ("dry-run-plain.json", None),
+        ("injected-good.round1.json", None),
+        ("injected-good-existing-init.round1.json", None),
+        ("injected-good-existing-dnsconfig.round1.json", None),
+        ("dnspolicy-default.json", Some(Skip::DnsPolicy)),
+        (
+            "hostnetwork-clusterfirstwithhostnet.json",
+            Some(Skip::HostNetwork),
+        ),
+        ("injected-good-hostnet.round1.json", Some(Skip::HostNetwork)),
+        ("injected-good.round2.json", Some(Skip::AlreadyInjected)),
+        (
+            "injected-good-hostnet.round2.json",
+            Some(Skip::AlreadyInjected),
+        ),
+        (
+            "injected-good-existing-init.round2.json",
+            Some(Skip::AlreadyInjected),
+        ),
+        (
+            "injected-good-existing-dnsconfig.round2.json",
+            Some(Skip::AlreadyInjected),
+        ),
+    ];
+    // Every request fixture is covered.
+    let mut on_disk: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| {
+            f.ends_with(".json")
+                && !f.contains(".patch.")
+                && !f.contains(".stored.")
+                && !f.starts_with("status-")
+                && !f.starts_with("mutating")
+        })
+        .collect();
+    on_disk.sort();
+    let mut covered: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
+    covered.sort();
+    assert_eq!(covered, on_disk, "a fixture without an expectation");
+
+    for (name, want) in cases {
+        let (pod, ns, out) = run(name);
+        match (&out.decision, want) {
+            (Decision::Skip(got), Some(w)) => assert_eq!(got, w, "{name}"),
+            (
+                Decision::Inject {
+                    patch,
+                    pod: expected,
+                },
+                None,
+            ) => {
+                let mut after = check_injected(name, &pod, &ns, patch, expected);
+                // Reinvocation: the same pod again, and with the token mount added.
+                let again = decide(&after, &ns, &settings(), &ups(), UpstreamSource::Watched);
+                assert_eq!(
+                    again.decision,
+                    Decision::Skip(Skip::AlreadyInjected),
+                    "{name}: idempotent"
+                );
+                add_token_mount(&mut after);
+                let round2 = decide(&after, &ns, &settings(), &ups(), UpstreamSource::Watched);
+                assert_eq!(
+                    round2.decision,
+                    Decision::Skip(Skip::AlreadyInjected),
+                    "{name}: round 2"
+                );
+                assert!(out.warnings.is_empty(), "{name}: {:?}", out.warnings);
+            }
+            (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn own_dns_config_is_merged() {
+    let (_, _, out) = run("dnsconfig-clusterfirst.json");
+    let Decision::Inject { pod, .. } = out.decision else {
+        panic!()
+    };
+    assert_eq!(
+        pod["spec"]["dnsConfig"],
+        json!({
+            "nameservers": ["127.0.0.1", "10.96.0.10", "1.1.1.1"],
+            "searches": ["dns-demo.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example.com"],
+            "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]
+        })
+    );
+}
+
+#[test]
+fn patch_paths_escape_slashes_and_create_missing_maps() {
+    let (_, _, out) = run("annotations-slash.json");
+    let Decision::Inject { patch, .. } = out.decision else {
+        panic!()
+    };
+    let ops = serde_json::to_value(&patch).unwrap();
+    let paths: Vec<&str> = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"/metadata/annotations/dns-sidecar.io~1status"),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"/spec/initContainers"),
+        "created whole when absent: {paths:?}"
+    );
+    let (_, _, out) = run("plain.json");
+    let Decision::Inject { patch, .. } = out.decision else {
+        panic!()
+    };
+    let ops = serde_json::to_value(&patch).unwrap();
+    let ann = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["path"] == "/metadata/annotations")
+        .expect("whole map added");
+    assert!(ann["value"].get("dns-sidecar.io/status").is_some());
+    let (_, _, out) = run("native-sidecar.json");
+    let Decision::Inject { patch, .. } = out.decision else {
+        panic!()
+    };
+    let ops = serde_json::to_value(&patch).unwrap();
+    assert_eq!(
+        ops[0]["path"], "/spec/initContainers/0",
+        "one add at index 0, nothing shifted by hand"
+    );
+}
+
+#[test]
+fn opt_out_and_forced_injection() {
+    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    pod["metadata"]["annotations"] = json!({"dns-sidecar.io/inject": "false"});
+    let out = decide(
+        &pod,
+        "dns-demo",
+        &settings(),
+        &ups(),
+        UpstreamSource::Watched,
+    );
+    assert_eq!(out.decision, Decision::Skip(Skip::OptedOut));
+    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    pod["metadata"]["labels"] = json!({"dns-sidecar.io/inject": "disabled"});
+    let out = decide(
+        &pod,
+        "dns-demo",
+        &settings(),
+        &ups(),
+        UpstreamSource::Watched,
+    );
+    assert_eq!(
+        out.decision,
+        Decision::Skip(Skip::OptedOut),
+        "a label works too"
+    );
+    let mut pod = fixture("dnspolicy-default.json")["request"]["object"].clone();
+    pod["metadata"]["annotations"] = json!({"dns-sidecar.io/inject": "true"});
+    let out = decide(
+        &pod,
+        "dns-demo",
+        &settings(),
+        &ups(),
+        UpstreamSource::Watched,
+    );
+    assert!(
+        matches!(out.decision, Decision::Inject { .. }),
+        "forced on dnsPolicy Default"
+    );
+}
+
+#[test]
+fn coredns_pods_are_never_injected() {
+    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    pod["metadata"]["labels"] = json!({"k8s-app": "kube-dns"});
+    let out = decide(
+        &pod,
+        "dns-demo",
+        &settings(),
+        &ups(),
+        UpstreamSource::Watched,
+    );
+    assert_eq!(out.decision, Decision::Skip(Skip::DnsServer));
+    let pod = fixture("plain.json")["request"]["object"].clone();
+    let out = decide(
+        &pod,
+        "kube-system",
+        &settings(),
+        &ups(),
+        UpstreamSource::Watched,
+    );
+    assert_eq!(out.decision, Decision::Skip(Skip::DnsServer));
+}
+
+#[test]
+fn annotations_tune_the_sidecar_and_bad_ones_warn() {
+    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    pod["metadata"]["annotations"] = json!({
+        "dns-sidecar.io/cache-size": "20000",
+        "dns-sidecar.io/ndots": "2",
+        "dns-sidecar.io/memory": "128Mi",
+        "dns-sidecar.io/stale-max": "forever"
+    });
+    let out = decide(
+        &pod,
+        "dns-demo",
+        &settings(),
+        &ups(),
+        UpstreamSource::Watched,
+    );
+    let Decision::Inject { pod, .. } = out.decision else {
+        panic!()
+    };
+    let sc = &pod["spec"]["initContainers"][0];
+    assert!(sc["args"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("--cache-size=20000")));
+    assert!(!sc["args"].to_string().contains("stale-max"));
+    assert_eq!(sc["resources"]["limits"]["memory"], "128Mi");
+    assert_eq!(sc["resources"]["requests"]["memory"], "128Mi");
+    assert_eq!(
+        pod["spec"]["dnsConfig"]["options"],
+        json!([{"name": "ndots", "value": "2"}])
+    );
+    assert_eq!(out.warnings.len(), 1);
+    assert!(out.warnings[0].contains("stale-max"));
+}
+
+#[test]
+fn no_known_upstreams_falls_back_to_the_vip_and_says_so() {
+    let pod = fixture("plain.json")["request"]["object"].clone();
+    let out = decide(&pod, "dns-demo", &settings(), &[], UpstreamSource::Watched);
+    let Decision::Inject { pod, .. } = out.decision else {
+        panic!()
+    };
+    assert!(pod["spec"]["initContainers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("--upstream=10.96.0.10")));
+    assert_eq!(out.warnings.len(), 1);
+    assert!(out.warnings[0].contains("10.96.0.10"), "{:?}", out.warnings);
+}
+
+#[test]
+fn container_mode_for_older_clusters() {
+    let s = Settings {
+        mode: Mode::Container,
+        ..settings()
+    };
+    let pod = fixture("init-container.json")["request"]["object"].clone();
+    let out = decide(&pod, "dns-demo", &s, &ups(), UpstreamSource::Watched);
+    let Decision::Inject { patch, pod: after } = out.decision else {
+        panic!()
+    };
+    assert_eq!(after["spec"]["containers"][0]["name"], sidecar::NAME);
+    assert!(after["spec"]["containers"][0]
+        .get("restartPolicy")
+        .is_none());
+    assert_eq!(
+        after["spec"]["initContainers"],
+        pod["spec"]["initContainers"]
+    );
+    let ops = serde_json::to_value(&patch).unwrap();
+    assert_eq!(ops[0]["path"], "/spec/containers/0");
+}
+
+#[test]
+fn a_higher_port_sysctl_is_lowered_with_a_warning() {
+    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    pod["spec"]["securityContext"] =
+        json!({"sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "1024"}]});
+    let out = decide(
+        &pod,
+        "dns-demo",
+        &settings(),
+        &ups(),
+        UpstreamSource::Watched,
+    );
+    let Decision::Inject { pod, .. } = out.decision else {
+        panic!()
+    };
+    assert_eq!(
+        pod["spec"]["securityContext"]["sysctls"],
+        json!([{"name": "net.ipv4.ip_unprivileged_port_start", "value": "53"}])
+    );
+    assert_eq!(out.warnings.len(), 1);
+}
+
+#[test]
+fn shapes_that_are_not_pods_are_skipped_not_panicked_on() {
+    for pod in [
+        json!({}),
+        json!({"spec": 5}),
+        json!({"spec": {}, "metadata": "x"}),
+        json!(null),
+        json!([1]),
+    ] {
+        let out = decide(&pod, "ns", &settings(), &ups(), UpstreamSource::Watched);
+        assert_eq!(out.decision, Decision::Skip(Skip::NotPodCreate), "{pod}");
+    }
+    let out = decide(
+        &json!({"spec": {}}),
+        "ns",
+        &settings(),
+        &ups(),
+        UpstreamSource::Watched,
+    );
+    assert!(
+        matches!(out.decision, Decision::Inject { .. }),
+        "a minimal pod is fine"
+    );
+}

@@ -1,0 +1,14 @@
+//! dns-sidecar-webhook: the injector. `inject` (the decision), `annotations`, `dns_config`
+//! and `sidecar` are pure and unit-tested; `review` is the AdmissionReview envelope;
+//! `server`, `tls` and `upstreams` are the I/O around them.
+
+pub mod annotations;
+pub mod config;
+pub mod dns_config;
+pub mod inject;
+pub mod metrics;
+pub mod review;
+pub mod server;
+pub mod sidecar;
+pub mod tls;
+pub mod upstreams;

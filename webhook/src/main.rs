@@ -1,0 +1,96 @@
+//! `dns-sidecar-webhook`: parse flags, load the certificate, find the upstreams, serve.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use dns_sidecar_webhook::config::Args;
+use dns_sidecar_webhook::server::{self, AppState};
+use dns_sidecar_webhook::tls::{self, ReloadingCert};
+use dns_sidecar_webhook::upstreams::{self, Upstreams};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let level = args.log_level.parse().unwrap_or(log::LevelFilter::Info);
+    dns_sidecar_proxy::logger::init(level);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dns-sidecar-webhook: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dns-sidecar-webhook: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let certs = ReloadingCert::new(&args.tls_cert, &args.tls_key).with_context(|| {
+        format!(
+            "--tls-cert {} / --tls-key {}",
+            args.tls_cert.display(),
+            args.tls_key.display()
+        )
+    })?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(certs.clone())?));
+    tokio::spawn(certs.watch(args.tls_reload_interval));
+
+    let ups = if !args.upstreams.is_empty() {
+        log::info!("static upstreams {:?}", args.upstreams);
+        Upstreams::fixed(args.upstreams.clone())
+    } else {
+        match kube::Client::try_default().await {
+            Ok(client) => {
+                let u = Upstreams::watched();
+                tokio::spawn(upstreams::watch(
+                    client,
+                    args.dns_namespace.clone(),
+                    u.clone(),
+                ));
+                u
+            }
+            Err(e) => {
+                // Pods must still be admitted: inject with the cluster DNS VIP and say so.
+                log::error!("no Kubernetes API ({e}); sidecars will forward to --cluster-dns");
+                Upstreams::fixed(Vec::new())
+            }
+        }
+    };
+    let state = Arc::new(AppState {
+        settings: args.settings(),
+        upstreams: ups,
+        metrics: Default::default(),
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot bind --listen {}", args.listen))?;
+    log::info!("serving https on {}", args.listen);
+    tokio::select! {
+        _ = server::serve(listener, acceptor, server::router(state)) => {}
+        _ = shutdown() => log::info!("terminating"),
+    }
+    Ok(())
+}
+
+async fn shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
