@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a Debian 12 machine, installing first what the
-# tests use: NSD (the CoreDNS stand-in), dig, ss. Needs root (or sudo) for apt-get only
+# tests use: NSD (the CoreDNS stand-in), dig, ss, curl and openssl (webhook HTTPS). Needs root (or sudo) for apt-get only
 # when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nsd bind9-dnsutils iproute2)
+packages=(nsd bind9-dnsutils iproute2 curl openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

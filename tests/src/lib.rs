@@ -180,32 +180,32 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<()> {
     }
 }
 
-/// The proxy binary, built once per test process with the cargo that runs the tests.
-pub fn proxy_bin() -> PathBuf {
+/// A workspace binary, built (debug) once per test process with the cargo running the tests.
+pub fn built_bin(package: &str) -> PathBuf {
     static BUILD: Once = Once::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     BUILD.call_once(|| {
         let st = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "dns-sidecar-proxy",
-                "--bin",
-                "dns-sidecar-proxy",
-            ])
+            .args(["build", "--quiet", "-p", "dns-sidecar-proxy", "-p", "dns-sidecar-webhook", "--bins"])
             .current_dir(&root)
             .status()
             .expect("run cargo build");
-        assert!(st.success(), "building dns-sidecar-proxy failed");
+        assert!(st.success(), "building the binaries failed");
     });
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    target.join("debug").join("dns-sidecar-proxy")
+    target.join("debug").join(package)
+}
+
+/// The proxy binary.
+pub fn proxy_bin() -> PathBuf {
+    built_bin("dns-sidecar-proxy")
+}
+
+/// The repository root (for hack/ scripts and ../shared fixtures).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// A running proxy on loopback ports of its own.
