@@ -183,10 +183,21 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<()> {
 /// A workspace binary, built (debug) once per test process with the cargo running the tests.
 pub fn built_bin(package: &str) -> PathBuf {
     static BUILD: Once = Once::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     BUILD.call_once(|| {
         let st = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "dns-sidecar-proxy", "-p", "dns-sidecar-webhook", "--bins"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "dns-sidecar-proxy",
+                "-p",
+                "dns-sidecar-webhook",
+                "--bins",
+            ])
             .current_dir(&root)
             .status()
             .expect("run cargo build");
@@ -205,7 +216,10 @@ pub fn proxy_bin() -> PathBuf {
 
 /// The repository root (for hack/ scripts and ../shared fixtures).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A running proxy on loopback ports of its own.

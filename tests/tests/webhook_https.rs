@@ -35,24 +35,40 @@ fn start() -> Webhook {
     let dir = TempDir::new("webhook");
     let certs = dir.0.join("live");
     gen_certs(&certs);
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port("127.0.0.1")).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port("127.0.0.1"))
+        .parse()
+        .unwrap();
     let child = Command::new(built_bin("dns-sidecar-webhook"))
         .args(["--listen", &addr.to_string()])
         .arg("--tls-cert")
         .arg(certs.join("tls.crt"))
         .arg("--tls-key")
         .arg(certs.join("tls.key"))
-        .args(["--tls-reload-interval", "100ms", "--upstreams", "10.96.0.11,10.96.0.12"])
-        .args(["--proxy-image", "registry.example/dns-sidecar-proxy:0.1.0", "--log-level", "warn"])
+        .args([
+            "--tls-reload-interval",
+            "100ms",
+            "--upstreams",
+            "10.96.0.11,10.96.0.12",
+        ])
+        .args([
+            "--proxy-image",
+            "registry.example/dns-sidecar-proxy:0.1.0",
+            "--log-level",
+            "warn",
+        ])
         .spawn()
         .expect("start dns-sidecar-webhook");
     let w = Webhook {
         addr,
         certs,
-        _proc: Proc { child, name: "dns-sidecar-webhook".into() },
+        _proc: Proc {
+            child,
+            name: "dns-sidecar-webhook".into(),
+        },
         _dir: dir,
     };
-    wait_until(Duration::from_secs(10), || w.get("/healthz").0 == 200).expect("webhook /healthz over HTTPS");
+    wait_until(Duration::from_secs(10), || w.get("/healthz").0 == 200)
+        .expect("webhook /healthz over HTTPS");
     w
 }
 
@@ -78,12 +94,24 @@ impl Webhook {
     }
     fn post(&self, body_file: &Path) -> (u16, String) {
         let data = format!("@{}", body_file.display());
-        self.curl(&["-H", "Content-Type: application/json", "--data-binary", &data, &self.url("/mutate?timeout=10s")])
+        self.curl(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &data,
+            &self.url("/mutate?timeout=10s"),
+        ])
     }
     /// SHA-256 fingerprint of the certificate a new TLS connection is given.
     fn served_fingerprint(&self, extra: &[&str]) -> Option<String> {
         let mut s = Command::new("openssl")
-            .args(["s_client", "-connect", &self.addr.to_string(), "-servername", "localhost"])
+            .args([
+                "s_client",
+                "-connect",
+                &self.addr.to_string(),
+                "-servername",
+                "localhost",
+            ])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -118,7 +146,11 @@ fn fingerprint_of(pem: &str) -> Option<String> {
 
 fn fixtures() -> PathBuf {
     let d = repo_root().join("../shared/fixtures/admission");
-    assert!(d.is_dir(), "fixtures not found at {} (shared/ must sit beside the repository)", d.display());
+    assert!(
+        d.is_dir(),
+        "fixtures not found at {} (shared/ must sit beside the repository)",
+        d.display()
+    );
     d
 }
 
@@ -149,7 +181,9 @@ fn captured_reviews_get_correct_answers_over_https() {
             Some(b64) => {
                 assert!(injected, "{name}: unexpected patch");
                 assert_eq!(resp["patchType"], "JSONPatch");
-                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap();
                 let patch: json_patch::Patch = serde_json::from_slice(&bytes).unwrap();
                 let mut pod = req["request"]["object"].clone();
                 json_patch::patch(&mut pod, &patch).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -161,9 +195,18 @@ fn captured_reviews_get_correct_answers_over_https() {
         }
     }
     let (_, metrics) = w.get("/metrics");
-    assert!(metrics.contains("dns_sidecar_webhook_admissions_total{outcome=\"injected\",reason=\"\"} 6"), "{metrics}");
-    assert!(metrics.contains("dns_sidecar_webhook_admissions_total{outcome=\"skipped\",reason=\"host-network\"} 1"));
-    assert!(metrics.contains("dns_sidecar_webhook_admission_duration_seconds_count{} 9"), "{metrics}");
+    assert!(
+        metrics
+            .contains("dns_sidecar_webhook_admissions_total{outcome=\"injected\",reason=\"\"} 6"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        "dns_sidecar_webhook_admissions_total{outcome=\"skipped\",reason=\"host-network\"} 1"
+    ));
+    assert!(
+        metrics.contains("dns_sidecar_webhook_admission_duration_seconds_count{} 9"),
+        "{metrics}"
+    );
     assert_eq!(w.get("/readyz").0, 200);
 }
 
@@ -181,7 +224,10 @@ fn bad_bodies_get_400_with_a_message() {
     let big = dir.0.join("big.json");
     std::fs::write(&big, vec![b' '; 5 << 20]).unwrap();
     assert_eq!(w.post(&big).0, 413, "bodies over 4 MiB are refused");
-    assert!(w.get("/metrics").1.contains("dns_sidecar_webhook_bad_requests_total 2"));
+    assert!(w
+        .get("/metrics")
+        .1
+        .contains("dns_sidecar_webhook_bad_requests_total 2"));
 }
 
 #[test]
@@ -189,7 +235,10 @@ fn tls_1_2_and_1_3_only() {
     let w = start();
     assert!(w.served_fingerprint(&["-tls1_3"]).is_some());
     assert!(w.served_fingerprint(&["-tls1_2"]).is_some());
-    assert!(w.served_fingerprint(&["-tls1_1"]).is_none(), "TLS 1.1 refused");
+    assert!(
+        w.served_fingerprint(&["-tls1_1"]).is_none(),
+        "TLS 1.1 refused"
+    );
 }
 
 #[test]
@@ -201,12 +250,18 @@ fn a_rotated_certificate_is_served_to_the_next_connection() {
     gen_certs(&other.0);
     std::fs::copy(other.0.join("tls.key"), w.certs.join("tls.key")).unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(w.served_fingerprint(&[]).as_deref(), Some(old.as_str()), "mismatched pair not taken");
+    assert_eq!(
+        w.served_fingerprint(&[]).as_deref(),
+        Some(old.as_str()),
+        "mismatched pair not taken"
+    );
     assert_eq!(w.get("/healthz").0, 200, "still serving with the old pair");
     // The full new pair is.
     std::fs::copy(other.0.join("tls.crt"), w.certs.join("tls.crt")).unwrap();
     let new = fingerprint_of(&std::fs::read_to_string(other.0.join("tls.crt")).unwrap()).unwrap();
     assert_ne!(new, old);
-    wait_until(Duration::from_secs(5), || w.served_fingerprint(&[]).as_deref() == Some(new.as_str()))
-        .expect("the new certificate is served without a restart");
+    wait_until(Duration::from_secs(5), || {
+        w.served_fingerprint(&[]).as_deref() == Some(new.as_str())
+    })
+    .expect("the new certificate is served without a restart");
 }

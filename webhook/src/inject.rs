@@ -55,7 +55,7 @@ impl Skip {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     Skip(Skip),
-    Inject { patch: Patch, pod: Value },
+    Inject(Patch),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,7 +113,7 @@ pub fn decide(
     let meta = pod.get("metadata");
     let ann = string_map(meta.and_then(|m| m.get("annotations")));
     let labels = string_map(meta.and_then(|m| m.get("labels")));
-    let spec = pod.get("spec").cloned().unwrap_or(Value::Null);
+    let spec = &pod["spec"];
 
     let wish = match annotations::inject_wish(ann.get(annotations::INJECT).map(String::as_str)) {
         InjectWish::Default => {
@@ -124,7 +124,7 @@ pub fn decide(
     if wish == InjectWish::No {
         return skip(Skip::OptedOut);
     }
-    if sidecar::present(&spec) || ann.contains_key(annotations::STATUS) {
+    if sidecar::present(spec) || ann.contains_key(annotations::STATUS) {
         return skip(Skip::AlreadyInjected);
     }
     if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
@@ -185,70 +185,68 @@ pub fn decide(
     };
     let dns = dns_config::build(&inputs, own, &mut warnings);
 
-    // The two list-shaped changes are whole-value ops (json-patch's diff would rewrite
-    // every shifted container and every nameserver); the rest is diffed from before/after.
-    let mut patched = Patched {
-        pod: pod.clone(),
-        ops: Vec::new(),
-    };
+    // The two list-shaped changes are whole-value adds (json-patch's diff would rewrite
+    // every shifted container and every nameserver).
     let list = match s.mode {
         Mode::Native => "initContainers",
         Mode::Container => "containers",
     };
-    if patched.pod["spec"].get(list).is_some_and(Value::is_array) {
-        patched.add(&format!("/spec/{list}/0"), container);
+    let mut ops = Vec::with_capacity(6);
+    if spec.get(list).is_some_and(Value::is_array) {
+        ops.push(add(&format!("/spec/{list}/0"), container));
     } else {
-        patched.add(&format!("/spec/{list}"), json!([container]));
+        ops.push(add(&format!("/spec/{list}"), json!([container])));
     }
-    patched.add("/spec/dnsConfig", dns);
+    ops.push(add("/spec/dnsConfig", dns));
 
-    let mut out = patched.pod.clone();
-    out["spec"]["dnsPolicy"] = json!("None");
-    set_port_sysctl(&mut out["spec"], &mut warnings);
+    // The rest is diffed from before and after, over a view holding just the fields we
+    // change, at their places in the pod: the diff's paths are the pod's, and the cost
+    // does not grow with the pod (managedFields alone can be most of it).
+    let before = view(pod);
+    let mut after = before.clone();
+    after["spec"]["dnsPolicy"] = json!("None");
+    set_port_sysctl(&mut after["spec"], &mut warnings);
     let status = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "mode": match s.mode { Mode::Native => "native", Mode::Container => "container" },
         "upstreams": ups.iter().map(IpAddr::to_string).collect::<Vec<_>>(),
         "settings": tuning.applied,
     });
-    if !out["metadata"]
+    if !after["metadata"]
         .get("annotations")
         .is_some_and(Value::is_object)
     {
-        out["metadata"]["annotations"] = json!({});
+        after["metadata"]["annotations"] = json!({});
     }
-    out["metadata"]["annotations"][annotations::STATUS] = json!(status.to_string());
-
-    let mut ops = patched.ops;
-    ops.extend(json_patch::diff(&patched.pod, &out).0);
+    after["metadata"]["annotations"][annotations::STATUS] = json!(status.to_string());
+    ops.extend(json_patch::diff(&before, &after).0);
     Outcome {
-        decision: Decision::Inject {
-            patch: Patch(ops),
-            pod: out,
-        },
+        decision: Decision::Inject(Patch(ops)),
         warnings,
     }
 }
 
-/// A pod with the ops recorded so far applied to it.
-struct Patched {
-    pod: Value,
-    ops: Vec<PatchOperation>,
+fn add(path: &str, value: Value) -> PatchOperation {
+    PatchOperation::Add(AddOperation {
+        path: path
+            .parse()
+            .expect("paths here are built from constant segments"),
+        value,
+    })
 }
 
-impl Patched {
-    /// Records an `add` (which also replaces an existing member, RFC 6902 §4.1).
-    fn add(&mut self, path: &str, value: Value) {
-        let op = PatchOperation::Add(AddOperation {
-            path: path
-                .parse()
-                .expect("paths here are built from constant segments"),
-            value,
-        });
-        json_patch::patch(&mut self.pod, std::slice::from_ref(&op))
-            .expect("parent exists: spec is an object");
-        self.ops.push(op);
+/// The pod's annotations, dnsPolicy and securityContext, where present, at their paths.
+fn view(pod: &Value) -> Value {
+    let mut v = json!({"metadata": {}, "spec": {}});
+    if let Some(a) = pod["metadata"].get("annotations") {
+        v["metadata"]["annotations"] = a.clone();
     }
+    for k in ["dnsPolicy", "securityContext"] {
+        if let Some(x) = pod["spec"].get(k) {
+            v["spec"][k] = x.clone();
+        }
+    }
+    v
 }
 
 fn resources(base: &Resources, t: &Tuning) -> Resources {

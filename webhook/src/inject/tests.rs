@@ -56,6 +56,16 @@ fn run(name: &str) -> (Value, String, Outcome) {
     (pod, ns, out)
 }
 
+/// The patch of an injection, and the pod it makes of `pod`.
+fn injected(pod: &Value, out: &Outcome) -> (Patch, Value) {
+    let Decision::Inject(patch) = &out.decision else {
+        panic!("not injected: {:?}", out.decision)
+    };
+    let mut after = pod.clone();
+    json_patch::patch(&mut after, patch).unwrap_or_else(|e| panic!("patch does not apply: {e}"));
+    (patch.clone(), after)
+}
+
 fn names(spec: &Value, list: &str) -> Vec<String> {
     spec[list]
         .as_array()
@@ -68,14 +78,9 @@ fn names(spec: &Value, list: &str) -> Vec<String> {
 }
 
 /// Everything the API server would check of the mutated pod, plus our own invariants.
-fn check_injected(name: &str, before: &Value, ns: &str, patch: &Patch, expected: &Value) -> Value {
-    let mut after = before.clone();
-    json_patch::patch(&mut after, patch)
-        .unwrap_or_else(|e| panic!("{name}: patch does not apply: {e}"));
-    assert_eq!(
-        &after, expected,
-        "{name}: patch result equals the decided pod"
-    );
+fn check_injected(name: &str, before: &Value, ns: &str, out: &Outcome) -> Value {
+    let (patch, after) = injected(before, out);
+    let patch = &patch;
     let spec = &after["spec"];
     assert_eq!(spec["dnsPolicy"], "None", "{name}");
     dns_config::validate(&spec["dnsConfig"]).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -224,14 +229,8 @@ fn every_captured_shape_is_injected_or_skipped_as_expected() {
         let (pod, ns, out) = run(name);
         match (&out.decision, want) {
             (Decision::Skip(got), Some(w)) => assert_eq!(got, w, "{name}"),
-            (
-                Decision::Inject {
-                    patch,
-                    pod: expected,
-                },
-                None,
-            ) => {
-                let mut after = check_injected(name, &pod, &ns, patch, expected);
+            (Decision::Inject(_), None) => {
+                let mut after = check_injected(name, &pod, &ns, &out);
                 // Reinvocation: the same pod again, and with the token mount added.
                 let again = decide(&after, &ns, &settings(), &ups(), UpstreamSource::Watched);
                 assert_eq!(
@@ -255,10 +254,8 @@ fn every_captured_shape_is_injected_or_skipped_as_expected() {
 
 #[test]
 fn own_dns_config_is_merged() {
-    let (_, _, out) = run("dnsconfig-clusterfirst.json");
-    let Decision::Inject { pod, .. } = out.decision else {
-        panic!()
-    };
+    let (before, _, out) = run("dnsconfig-clusterfirst.json");
+    let (_, pod) = injected(&before, &out);
     assert_eq!(
         pod["spec"]["dnsConfig"],
         json!({
@@ -271,10 +268,8 @@ fn own_dns_config_is_merged() {
 
 #[test]
 fn patch_paths_escape_slashes_and_create_missing_maps() {
-    let (_, _, out) = run("annotations-slash.json");
-    let Decision::Inject { patch, .. } = out.decision else {
-        panic!()
-    };
+    let (before, _, out) = run("annotations-slash.json");
+    let (patch, _) = injected(&before, &out);
     let ops = serde_json::to_value(&patch).unwrap();
     let paths: Vec<&str> = ops
         .as_array()
@@ -290,10 +285,8 @@ fn patch_paths_escape_slashes_and_create_missing_maps() {
         paths.contains(&"/spec/initContainers"),
         "created whole when absent: {paths:?}"
     );
-    let (_, _, out) = run("plain.json");
-    let Decision::Inject { patch, .. } = out.decision else {
-        panic!()
-    };
+    let (before, _, out) = run("plain.json");
+    let (patch, _) = injected(&before, &out);
     let ops = serde_json::to_value(&patch).unwrap();
     let ann = ops
         .as_array()
@@ -302,10 +295,8 @@ fn patch_paths_escape_slashes_and_create_missing_maps() {
         .find(|o| o["path"] == "/metadata/annotations")
         .expect("whole map added");
     assert!(ann["value"].get("dns-sidecar.io/status").is_some());
-    let (_, _, out) = run("native-sidecar.json");
-    let Decision::Inject { patch, .. } = out.decision else {
-        panic!()
-    };
+    let (before, _, out) = run("native-sidecar.json");
+    let (patch, _) = injected(&before, &out);
     let ops = serde_json::to_value(&patch).unwrap();
     assert_eq!(
         ops[0]["path"], "/spec/initContainers/0",
@@ -393,9 +384,7 @@ fn annotations_tune_the_sidecar_and_bad_ones_warn() {
         &ups(),
         UpstreamSource::Watched,
     );
-    let Decision::Inject { pod, .. } = out.decision else {
-        panic!()
-    };
+    let (_, pod) = injected(&pod, &out);
     let sc = &pod["spec"]["initContainers"][0];
     assert!(sc["args"]
         .as_array()
@@ -416,9 +405,7 @@ fn annotations_tune_the_sidecar_and_bad_ones_warn() {
 fn no_known_upstreams_falls_back_to_the_vip_and_says_so() {
     let pod = fixture("plain.json")["request"]["object"].clone();
     let out = decide(&pod, "dns-demo", &settings(), &[], UpstreamSource::Watched);
-    let Decision::Inject { pod, .. } = out.decision else {
-        panic!()
-    };
+    let (_, pod) = injected(&pod, &out);
     assert!(pod["spec"]["initContainers"][0]["args"]
         .as_array()
         .unwrap()
@@ -435,9 +422,7 @@ fn container_mode_for_older_clusters() {
     };
     let pod = fixture("init-container.json")["request"]["object"].clone();
     let out = decide(&pod, "dns-demo", &s, &ups(), UpstreamSource::Watched);
-    let Decision::Inject { patch, pod: after } = out.decision else {
-        panic!()
-    };
+    let (patch, after) = injected(&pod, &out);
     assert_eq!(after["spec"]["containers"][0]["name"], sidecar::NAME);
     assert!(after["spec"]["containers"][0]
         .get("restartPolicy")
@@ -462,9 +447,7 @@ fn a_higher_port_sysctl_is_lowered_with_a_warning() {
         &ups(),
         UpstreamSource::Watched,
     );
-    let Decision::Inject { pod, .. } = out.decision else {
-        panic!()
-    };
+    let (_, pod) = injected(&pod, &out);
     assert_eq!(
         pod["spec"]["securityContext"]["sysctls"],
         json!([{"name": "net.ipv4.ip_unprivileged_port_start", "value": "53"}])
