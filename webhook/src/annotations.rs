@@ -27,6 +27,8 @@ enum Kind {
     /// A flag present or absent (`--upstream-tcp`).
     Switch,
     Quantity,
+    Image,
+    PullPolicy,
 }
 
 /// One knob: annotation suffix, proxy flag (empty for pod settings), kind, documentation.
@@ -135,6 +137,16 @@ const KNOBS: &[Knob] = &[
         flag: "",
         kind: Kind::Quantity,
     },
+    Knob {
+        key: "image",
+        flag: "",
+        kind: Kind::Image,
+    },
+    Knob {
+        key: "pull-policy",
+        flag: "",
+        kind: Kind::PullPolicy,
+    },
 ];
 
 /// What the annotations ask for, validated.
@@ -145,6 +157,8 @@ pub struct Tuning {
     pub ndots: Option<u8>,
     pub cpu: Option<String>,
     pub memory: Option<String>,
+    pub image: Option<String>,
+    pub pull_policy: Option<String>,
     /// Accepted annotations (suffix → value), for the status annotation.
     pub applied: BTreeMap<String, String>,
 }
@@ -221,6 +235,21 @@ fn check(kind: Kind, v: &str) -> Result<String, String> {
             .ok_or_else(|| "is not true or false".into()),
         Kind::Quantity if is_quantity(v.trim()) => Ok(v.trim().to_string()),
         Kind::Quantity => Err("is not a resource quantity (e.g. 50m, 64Mi)".into()),
+        Kind::Image => {
+            let v = v.trim();
+            if !v.is_empty()
+                && v.len() <= 512
+                && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                Ok(v.to_string())
+            } else {
+                Err("is not an image reference".into())
+            }
+        }
+        Kind::PullPolicy => match v.trim() {
+            p @ ("Always" | "IfNotPresent" | "Never") => Ok(p.to_string()),
+            _ => Err("is not Always, IfNotPresent or Never".into()),
+        },
     }
 }
 
@@ -267,6 +296,8 @@ pub fn parse(annotations: &BTreeMap<String, String>) -> (Tuning, Vec<String>) {
             "ndots" => t.ndots = v.parse().ok(),
             "cpu" => t.cpu = Some(v.clone()),
             "memory" => t.memory = Some(v.clone()),
+            "image" => t.image = Some(v.clone()),
+            "pull-policy" => t.pull_policy = Some(v.clone()),
             _ if matches!(knob.kind, Kind::Switch) => {
                 if v == "true" {
                     t.proxy_args.push(knob.flag.to_string());
@@ -289,6 +320,8 @@ pub fn table() -> Vec<(String, &'static str, String)> {
                 Kind::Hedge => "auto, 1ms..5s".into(),
                 Kind::Bool | Kind::Switch => "true, false".into(),
                 Kind::Quantity => "resource quantity".into(),
+                Kind::Image => "image reference".into(),
+                Kind::PullPolicy => "Always, IfNotPresent, Never".into(),
             };
             (format!("{PREFIX}{}", k.key), k.flag, values)
         })

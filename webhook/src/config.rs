@@ -168,3 +168,58 @@ impl Args {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Args, clap::Error> {
+        let mut v = vec!["dns-sidecar-webhook"];
+        v.extend_from_slice(extra);
+        Args::try_parse_from(v)
+    }
+
+    #[test]
+    fn every_flag_reads_its_environment_variable() {
+        use clap::CommandFactory;
+        for arg in Args::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" || long == "version" {
+                continue;
+            }
+            let want = format!("DNS_SIDECAR_{}", long.to_uppercase().replace('-', "_"));
+            let got = arg.get_env().map(|e| e.to_string_lossy().to_string());
+            assert_eq!(got.as_deref(), Some(want.as_str()), "--{long}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        for (flag, value) in [
+            ("--cluster-dns", "kube-dns"),
+            ("--cluster-domain", "Cluster.Local"),
+            ("--proxy-memory-limit", "64MB"),
+            ("--sidecar-mode", "sidecar"),
+            ("--proxy-admin-port", "80"),
+            ("--upstreams", "10.0.0.1,x"),
+            ("--tls-reload-interval", "soon"),
+        ] {
+            let err = parse(&[flag, value]).unwrap_err().to_string();
+            assert!(err.contains(flag), "{flag}: {err}");
+        }
+    }
+
+    #[test]
+    fn defaults_and_none() {
+        let s = parse(&[]).unwrap().settings();
+        assert_eq!(s.cluster_dns, Some("10.96.0.10".parse().unwrap()));
+        assert_eq!(s.mode, Mode::Native);
+        assert_eq!(s.resources.cpu_limit, None);
+        assert_eq!(s.resources.memory_limit.as_deref(), Some("64Mi"));
+        let s = parse(&["--cluster-dns", "none", "--sidecar-mode", "container"])
+            .unwrap()
+            .settings();
+        assert_eq!(s.cluster_dns, None);
+        assert_eq!(s.mode, Mode::Container);
+    }
+}

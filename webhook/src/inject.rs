@@ -163,8 +163,8 @@ pub fn decide(
     }
 
     let container = sidecar::container(&SidecarSpec {
-        image: &s.image,
-        pull_policy: &s.pull_policy,
+        image: tuning.image.as_deref().unwrap_or(&s.image),
+        pull_policy: tuning.pull_policy.as_deref().unwrap_or(&s.pull_policy),
         mode: s.mode,
         admin_port: s.admin_port,
         upstreams: &ups,

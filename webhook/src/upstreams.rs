@@ -87,3 +87,36 @@ pub async fn watch(client: Client, namespace: String, target: Arc<Upstreams>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ServiceSpec;
+
+    fn svc(ip: Option<&str>) -> Service {
+        Service {
+            spec: Some(ServiceSpec {
+                cluster_ip: ip.map(String::from),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cluster_ips_sorted_deduplicated_headless_skipped() {
+        let list = [
+            svc(Some("10.96.0.12")),
+            svc(Some("None")),
+            svc(None),
+            svc(Some("10.96.0.11")),
+            svc(Some("10.96.0.12")),
+            svc(Some("fd00::a")),
+        ];
+        let want: Vec<IpAddr> = ["10.96.0.11", "10.96.0.12", "fd00::a"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(cluster_ips(list.iter()), want);
+    }
+}

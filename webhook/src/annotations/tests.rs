@@ -24,6 +24,8 @@ fn good_values_become_flags() {
         ("ndots", "2"),
         ("cpu", "50m"),
         ("memory", "128Mi"),
+        ("image", "registry.example/dns-sidecar-proxy:0.2.0"),
+        ("pull-policy", "Always"),
     ]));
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(
@@ -45,7 +47,12 @@ fn good_values_become_flags() {
     assert_eq!(t.ndots, Some(2));
     assert_eq!(t.cpu.as_deref(), Some("50m"));
     assert_eq!(t.memory.as_deref(), Some("128Mi"));
-    assert_eq!(t.applied.len(), 14);
+    assert_eq!(
+        t.image.as_deref(),
+        Some("registry.example/dns-sidecar-proxy:0.2.0")
+    );
+    assert_eq!(t.pull_policy.as_deref(), Some("Always"));
+    assert_eq!(t.applied.len(), 16);
 }
 
 #[test]
@@ -92,6 +99,9 @@ fn bad_and_out_of_range_values_warn_and_keep_the_default() {
         ("ndots", "16"),
         ("cpu", "a lot"),
         ("memory", "64MB"),
+        ("image", "two words"),
+        ("image", ""),
+        ("pull-policy", "sometimes"),
     ] {
         let (t, w) = parse(&ann(&[(k, v)]));
         assert_eq!(t, Tuning::default(), "{k}={v} must change nothing");
