@@ -225,7 +225,10 @@ fn bad_bodies_get_400_with_a_message() {
     std::fs::write(&big, vec![b' '; 5 << 20]).unwrap();
     // 413, or the connection closed under curl's upload once the 413 went out.
     let code = w.post(&big).0;
-    assert!(code == 413 || code == 0, "bodies over 4 MiB are refused, got {code}");
+    assert!(
+        code == 413 || code == 0,
+        "bodies over 4 MiB are refused, got {code}"
+    );
     assert_eq!(w.get("/healthz").0, 200, "and the server carries on");
     assert!(w
         .get("/metrics")
