@@ -4,6 +4,7 @@
 //! ended by its PID when its handle drops. A missing tool fails the test with what to install.
 
 pub mod fake;
+pub mod netns;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};

@@ -2,6 +2,12 @@
 //! tried for this query, so load spreads while slow or failing replicas are avoided. When
 //! every upstream is down, the least recently failed one is tried anyway.
 
+/// The second choice wins only when it is clearly better. With exact comparison and two
+/// replicas, P2C compares both every time and the marginally faster one took every
+/// sequential query (98 to 3 in the namespace tests): no balance, and a replica back from
+/// a failure was never used again. Within this factor, the random first choice stands.
+const CLEARLY_BETTER: f64 = 1.5;
+
 /// What selection needs to know of one upstream.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
@@ -26,7 +32,7 @@ pub fn pick(cands: &[Candidate], tried: u64, r1: u64, r2: u64) -> Option<usize> 
         let pos_a = (r1 % n as u64) as usize;
         let pos_b = (pos_a + 1 + (r2 % (n as u64 - 1)) as usize) % n;
         let b = healthy.clone().nth(pos_b)?;
-        return Some(if cands[b].score < cands[a].score {
+        return Some(if cands[b].score * CLEARLY_BETTER < cands[a].score {
             b
         } else {
             a
@@ -67,6 +73,16 @@ mod tests {
         for r in 0..10 {
             assert_eq!(pick(&c, 0, r, r * 7), Some(1));
         }
+    }
+
+    #[test]
+    fn near_equal_upstreams_share_the_load() {
+        let c = [up(1.30), up(1.25)];
+        let mut seen = [0; 2];
+        for r in 0..100 {
+            seen[pick(&c, 0, r, r / 2).unwrap()] += 1;
+        }
+        assert!(seen[0] >= 30 && seen[1] >= 30, "{seen:?}");
     }
 
     #[test]
