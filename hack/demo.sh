@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The demo: a CoreDNS replica's node dies, and a pod's lookups are timed with today's
+# resolv.conf, with per-replica nameservers, and with the dns-sidecar, side by side.
+# Everything runs in network namespaces on this machine (root needed); it cleans up after
+# itself, also when interrupted. About a minute after the first build.
+#   hack/demo.sh [--svg chart.svg]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+need=(nsd bind9-dnsutils iproute2 nftables curl)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing ${missing[*]}"
+  placed=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then   # keep the packages' own services from starting
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d; placed=1
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$placed" ] || $sudo rm -f /usr/sbin/policy-rc.d
+fi
+echo "== building"
+cargo build --quiet --release -p dns-sidecar-proxy
+cargo build --quiet -p dns-sidecar-tests --bin demo
+export DNS_SIDECAR_PROXY_BIN=$PWD/target/release/dns-sidecar-proxy
+
+pid=""
+cleanup() {
+  [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  # The demo names its namespaces dsc<its pid>x<n>-...; remove any it could not.
+  if [ -n "$pid" ]; then
+    for ns in $($sudo ip netns list | awk '{print $1}' | grep "^dsc${pid}x" || true); do
+      $sudo ip netns del "$ns" 2>/dev/null || true
+      $sudo rm -rf "/etc/netns/$ns"
+    done
+  fi
+}
+trap cleanup EXIT INT TERM
+$sudo env DNS_SIDECAR_PROXY_BIN="$DNS_SIDECAR_PROXY_BIN" target/debug/demo "$@" & pid=$!
+wait "$pid"
