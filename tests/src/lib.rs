@@ -15,7 +15,11 @@ use std::time::{Duration, Instant};
 
 /// Fails with a clear message when a tool the test needs is not installed.
 pub fn require(tool: &str, package: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"] {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let dirs = path
+        .split(':')
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]);
+    for dir in dirs.filter(|d| !d.is_empty()) {
         let p = Path::new(dir).join(tool);
         if p.exists() {
             return p;
