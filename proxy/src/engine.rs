@@ -48,7 +48,14 @@ pub struct Pending {
     q: Query,
     key: Box<[u8]>,
     started: Instant,
+    /// The expired answer the cache still holds, if any.
+    stale: Option<Arc<Answer>>,
 }
+
+/// How long a client with a stale answer available waits for a fresh one (RFC 8767 §5
+/// suggests 1.8 s for recursive resolvers; a sidecar in front of glibc's 5 s timeout and a
+/// 1.5 s query budget answers sooner).
+const STALE_CLIENT_TIMER: Duration = Duration::from_millis(500);
 
 type Waiters = Vec<oneshot::Sender<Resolved>>;
 
@@ -105,6 +112,7 @@ impl Engine {
         let mut kb = [0u8; KEY_MAX];
         let key = wire::cache_key(buf, &q, &mut kb);
         let lookup = lock(&self.cache).get(key, Instant::now());
+        let mut stale = None;
         match lookup {
             Lookup::Fresh {
                 answer,
@@ -120,15 +128,16 @@ impl Engine {
                 self.log(buf, &q, proto, answer.rcode, "hit", Duration::ZERO);
                 return Fast::Reply;
             }
-            // RFC 8767: with every upstream down, answer stale at once and refresh behind.
-            Lookup::Stale(answer) if !self.pool.any_up() => {
+            // RFC 8767: with no upstream healthy, answer stale at once and refresh behind.
+            Lookup::Stale(answer) if !self.pool.any_healthy() => {
                 self.metrics.stale_answers.fetch_add(1, Relaxed);
                 self.render(&answer, buf, &q, STALE_TTL, proto, out);
                 self.spawn_refresh(key, q.recursion_desired());
                 self.log(buf, &q, proto, answer.rcode, "stale", Duration::ZERO);
                 return Fast::Reply;
             }
-            _ => {}
+            Lookup::Stale(answer) => stale = Some(answer),
+            Lookup::Miss => {}
         }
         self.metrics.cache_misses.fetch_add(1, Relaxed);
         if self.pending.fetch_add(1, Relaxed) >= self.cfg.max_inflight * 8 {
@@ -143,13 +152,34 @@ impl Engine {
             key: key.into(),
             q,
             started: Instant::now(),
+            stale,
         })
     }
 
     /// Resolves a miss and writes the answer into `out`.
     pub async fn answer_upstream(self: &Arc<Self>, p: Pending, proto: Proto, out: &mut Vec<u8>) {
         let _slot = PendingSlot(&self.pending);
-        let r = self.resolve(&p.key, p.q.recursion_desired()).await;
+        let rd = p.q.recursion_desired();
+        let r = match p.stale {
+            None => self.resolve(&p.key, rd).await,
+            // RFC 8767's client response timer: with an expired answer in hand, wait only a
+            // little for a fresh one. The resolution is its own task, so it still completes
+            // and refreshes the cache (dropping it would strand its coalesced waiters).
+            Some(stale) => {
+                let (engine, key) = (self.clone(), p.key.clone());
+                let task = tokio::spawn(async move { engine.resolve(&key, rd).await });
+                match tokio::time::timeout(STALE_CLIENT_TIMER, task).await {
+                    Ok(Ok(r)) => r,
+                    _ => {
+                        self.metrics.stale_answers.fetch_add(1, Relaxed);
+                        Resolved {
+                            answer: stale,
+                            ttl: STALE_TTL,
+                        }
+                    }
+                }
+            }
+        };
         self.render(&r.answer, &p.query, &p.q, r.ttl, proto, out);
         self.log(
             &p.query,

@@ -159,6 +159,18 @@ impl Cluster {
             "pod0",
         ]);
         sh(&["ip", "-n", &node, "link", "set", "pod0", "up"]);
+        // A real pod's interface is long settled: without this, its IPv6 link-local address
+        // stays tentative (DAD) for a second or two, glibc skips AAAA queries meanwhile, and
+        // starts sending them in the middle of a test.
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &c.pod,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.eth0.accept_dad=0",
+        ]);
         sh(&[
             "ip",
             "-n",
@@ -475,11 +487,20 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    /// One lookup through glibc in the pod, as an application does it.
+    /// One lookup through glibc in the pod, as an application does it (`getent ahosts`).
     pub fn getent(&self, name: &str) -> Lookup {
+        self.glibc_lookup("ahosts", name)
+    }
+
+    /// One IPv4-only lookup through glibc (A queries only).
+    pub fn getent_v4(&self, name: &str) -> Lookup {
+        self.glibc_lookup("ahostsv4", name)
+    }
+
+    fn glibc_lookup(&self, database: &str, name: &str) -> Lookup {
         let start = Instant::now();
         let out = Command::new("ip")
-            .args(["netns", "exec", &self.pod, "getent", "ahostsv4", name])
+            .args(["netns", "exec", &self.pod, "getent", database, name])
             .stderr(Stdio::null())
             .output()
             .unwrap();

@@ -162,14 +162,22 @@ fn a_recovered_upstream_is_probed_back_and_used_again() {
     wait_until(Duration::from_secs(10), || p.metric(&series) == 1.0)
         .expect("a probe brings it back");
     let before = flaky.queries();
-    let mut used = false;
-    for j in 0..40 {
+    let mut j = 0;
+    let used = wait_until(Duration::from_secs(5), || {
+        j += 1;
         let d = dig(p.dns, &[&format!("r{j}.example.test")]);
-        used |= d.answers.first().is_some_and(|a| a.3 == BAD.to_string());
-    }
+        d.answers.first().is_some_and(|a| a.3 == BAD.to_string())
+    });
+    let view: Vec<String> = p
+        .metrics()
+        .lines()
+        .filter(|l| l.contains("upstream") && !l.starts_with('#') && !l.contains("_bucket"))
+        .map(String::from)
+        .collect();
     assert!(
-        used && flaky.queries() > before,
-        "client queries reach it again"
+        used.is_some() && flaky.queries() > before,
+        "client queries reach it again (after {j} lookups); the proxy's view:\n{}",
+        view.join("\n")
     );
 }
 
@@ -273,4 +281,43 @@ fn bad_flags_stop_startup_naming_the_flag() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{flags:?}: {err}");
     }
+}
+
+#[test]
+fn a_slow_refresh_answers_stale_after_the_client_timer_and_still_lands() {
+    let slow = FakeUpstream::start("127.0.0.1:0", GOOD, 3);
+    let p = Proxy::start(&args(
+        &[&slow],
+        &[
+            "--min-ttl",
+            "0",
+            "--upstream-timeout",
+            "4s",
+            "--query-timeout",
+            "5s",
+            "--hedge-delay",
+            "3s",
+        ],
+    ));
+    assert_eq!(dig(p.dns, &["refresh.example.test"]).answers[0].1, 3);
+    std::thread::sleep(Duration::from_millis(3100));
+    slow.set_mode(Mode::Delay(Duration::from_millis(2000)));
+    let d = dig(p.dns, &["refresh.example.test"]);
+    assert_eq!(d.status, "NOERROR");
+    assert_eq!(d.answers[0].1, 30, "the stale copy, not a 2 s wait");
+    assert!(
+        d.took < Duration::from_millis(1500),
+        "answered at the client timer: {:?}",
+        d.took
+    );
+    // The refresh goes on behind; once it lands, a fresh copy is served with the upstream
+    // silent (only a refreshed entry can give a TTL under 30 now).
+    std::thread::sleep(Duration::from_millis(1800));
+    slow.set_mode(Mode::Silent);
+    let fresh = dig(p.dns, &["refresh.example.test"]);
+    assert!(
+        fresh.answers[0].1 <= 3,
+        "refreshed in the background: {}",
+        fresh.raw
+    );
 }

@@ -149,6 +149,15 @@ impl Pool {
         self.snapshot().iter().any(|u| lock(&u.health).is_up())
     }
 
+    /// Whether some upstream is up with no recent failure: when none is, a stale answer is
+    /// served at once instead of waiting on replicas that are probably gone.
+    pub fn any_healthy(&self) -> bool {
+        self.snapshot().iter().any(|u| {
+            let h = lock(&u.health);
+            h.is_up() && h.fails == 0
+        })
+    }
+
     fn pick(&self, set: &[Arc<Upstream>], tried: u64) -> Option<usize> {
         let mut cands = [Candidate {
             up: false,
