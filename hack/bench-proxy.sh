@@ -10,23 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 
-need=(dnsperf dnsdist unbound dnsmasq-base nsd bind9-dnsutils)
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "installing ${missing[*]}" >&2
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  placed=""
-  if [ ! -e /usr/sbin/policy-rc.d ]; then   # keep the packages' own services from starting
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod +x /usr/sbin/policy-rc.d; placed=1
-  fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [ -z "$placed" ] || $sudo rm -f /usr/sbin/policy-rc.d
-fi
+source hack/lib.sh
+ensure_packages dnsperf dnsdist unbound dnsmasq-base nsd bind9-dnsutils bc
 cargo build --release --quiet -p dns-sidecar-proxy
 BIN=$PWD/target/release/dns-sidecar-proxy
 

@@ -9,9 +9,8 @@ cd "$(dirname "$0")/.."
 SECS=${1:-10}
 FIXTURE=${FIXTURE:-../shared/fixtures/admission/plain.json}
 [ -f "$FIXTURE" ] || { echo "no fixture at $FIXTURE (shared/ must sit beside the repository)" >&2; exit 1; }
-for p in wrk openssl; do
-  command -v $p >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get update -qq; $sudo apt-get install -y -qq $p >/dev/null; }
-done
+source hack/lib.sh
+ensure_packages wrk openssl curl bc
 cargo build --release --quiet -p dns-sidecar-webhook
 W=$(mktemp -d /tmp/dns-sidecar-bench-webhook.XXXXXX)
 PID=""

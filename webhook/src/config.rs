@@ -180,20 +180,6 @@ mod tests {
     }
 
     #[test]
-    fn every_flag_reads_its_environment_variable() {
-        use clap::CommandFactory;
-        for arg in Args::command().get_arguments() {
-            let Some(long) = arg.get_long() else { continue };
-            if long == "help" || long == "version" {
-                continue;
-            }
-            let want = format!("DNS_SIDECAR_{}", long.to_uppercase().replace('-', "_"));
-            let got = arg.get_env().map(|e| e.to_string_lossy().to_string());
-            assert_eq!(got.as_deref(), Some(want.as_str()), "--{long}");
-        }
-    }
-
-    #[test]
     fn bad_values_name_their_flag() {
         for (flag, value) in [
             ("--cluster-dns", "kube-dns"),

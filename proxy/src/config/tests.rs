@@ -120,17 +120,3 @@ fn units() {
     assert_eq!(parse_bytes("512k"), Ok(512 << 10));
     assert!(parse_bytes("x").is_err());
 }
-
-#[test]
-fn every_flag_reads_its_environment_variable() {
-    use clap::CommandFactory;
-    for arg in Args::command().get_arguments() {
-        let Some(long) = arg.get_long() else { continue };
-        if long == "help" || long == "version" {
-            continue;
-        }
-        let want = format!("DNS_SIDECAR_{}", long.to_uppercase().replace('-', "_"));
-        let got = arg.get_env().map(|e| e.to_string_lossy().to_string());
-        assert_eq!(got.as_deref(), Some(want.as_str()), "--{long}");
-    }
-}
