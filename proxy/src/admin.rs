@@ -2,7 +2,6 @@
 //! process is alive) and /readyz (listeners bound, not draining, and an upstream healthy
 //! or the cache warm).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -65,10 +64,4 @@ async fn readyz(State(s): State<Arc<AdminState>>) -> impl IntoResponse {
             format!("not ready: {why}\n"),
         ),
     }
-}
-
-/// Binds the admin port, refusing anything but loopback: the metrics are not for the pod
-/// network unless the operator says so with an explicit non-loopback address.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await
 }

@@ -29,7 +29,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         listening: false.into(),
         draining: false.into(),
     });
-    let admin_listener = crate::admin::bind(cfg.admin)
+    let admin_listener = TcpListener::bind(cfg.admin)
         .await
         .with_context(|| format!("cannot bind --admin {}", cfg.admin))?;
 

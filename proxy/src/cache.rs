@@ -95,10 +95,6 @@ impl Cache {
         }
     }
 
-    pub fn policy(&self) -> &CachePolicy {
-        &self.policy
-    }
-
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             entries: self.lru.len(),

@@ -362,7 +362,7 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{s:?}: a cache needs at least 4k"))
 }
 
-fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
+pub fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
     s.parse()
         .map_err(|_| format!("{s:?} is not one of off, error, warn, info, debug, trace"))
 }

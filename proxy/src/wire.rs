@@ -351,7 +351,6 @@ pub fn write_error(buf: &[u8], q: Option<&Query>, code: u16, out: &mut Vec<u8>) 
 pub struct ResponseScan {
     /// Full RCODE (header bits plus OPT's extended bits).
     pub rcode: u16,
-    pub truncated: bool,
     pub answers: u16,
     /// Byte offsets of every TTL field except OPT's.
     pub ttl_offsets: Vec<u16>,
@@ -378,7 +377,6 @@ pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
     let question_end = off;
     let mut scan = ResponseScan {
         rcode: flags & 0xF,
-        truncated: flags & FLAG_TC != 0,
         answers: an,
         ttl_offsets: Vec::with_capacity((an as usize + ns as usize + ar as usize).min(64)),
         min_answer_ttl: None,

@@ -101,8 +101,8 @@ pub struct Args {
     pub upstreams: Vec<IpAddr>,
 
     /// Log level: error, warn, info or debug.
-    #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
+    #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = dns_sidecar_proxy::config::parse_level)]
+    pub log_level: log::LevelFilter,
 }
 
 fn quantity(s: &str) -> Result<String, String> {
@@ -189,6 +189,7 @@ mod tests {
             ("--proxy-admin-port", "80"),
             ("--upstreams", "10.0.0.1,x"),
             ("--tls-reload-interval", "soon"),
+            ("--log-level", "loud"),
         ] {
             let err = parse(&[flag, value]).unwrap_err().to_string();
             assert!(err.contains(flag), "{flag}: {err}");

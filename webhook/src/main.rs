@@ -12,8 +12,7 @@ use dns_sidecar_webhook::upstreams::{self, Upstreams};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let level = args.log_level.parse().unwrap_or(log::LevelFilter::Info);
-    dns_sidecar_proxy::logger::init(level);
+    dns_sidecar_proxy::logger::init(args.log_level);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
