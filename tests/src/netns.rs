@@ -55,6 +55,13 @@ fn sh(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// The far end of a veth: `eth0` in `ns` gets `cidr`, comes up, and routes via `gw`.
+fn attach(ns: &str, cidr: &str, gw: &str) {
+    sh(&["ip", "-n", ns, "addr", "add", cidr, "dev", "eth0"]);
+    sh(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
+    sh(&["ip", "-n", ns, "route", "add", "default", "via", gw]);
+}
+
 pub fn replica_ip(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 244, 0, 11 + i as u8)
 }
@@ -159,39 +166,7 @@ impl Cluster {
             "pod0",
         ]);
         sh(&["ip", "-n", &node, "link", "set", "pod0", "up"]);
-        // A real pod's interface is long settled: without this, its IPv6 link-local address
-        // stays tentative (DAD) for a second or two, glibc skips AAAA queries meanwhile, and
-        // starts sending them in the middle of a test.
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &c.pod,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.eth0.accept_dad=0",
-        ]);
-        sh(&[
-            "ip",
-            "-n",
-            &c.pod,
-            "addr",
-            "add",
-            "10.244.1.2/24",
-            "dev",
-            "eth0",
-        ]);
-        sh(&["ip", "-n", &c.pod, "link", "set", "eth0", "up"]);
-        sh(&[
-            "ip",
-            "-n",
-            &c.pod,
-            "route",
-            "add",
-            "default",
-            "via",
-            "10.244.1.1",
-        ]);
+        attach(&c.pod, "10.244.1.2/24", "10.244.1.1");
         // Replica bridge.
         sh(&["ip", "-n", &node, "link", "add", "br0", "type", "bridge"]);
         sh(&[
@@ -219,27 +194,7 @@ impl Cluster {
                 "ip", "-n", &node, "link", "set", &host_if, "master", "br0", "up",
             ]);
             let ip = replica_ip(i);
-            sh(&[
-                "ip",
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{ip}/24"),
-                "dev",
-                "eth0",
-            ]);
-            sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
-            sh(&[
-                "ip",
-                "-n",
-                &ns,
-                "route",
-                "add",
-                "default",
-                "via",
-                "10.244.0.1",
-            ]);
+            attach(&ns, &format!("{ip}/24"), "10.244.0.1");
             let rdir = c._dir.0.join(format!("r{i}"));
             std::fs::create_dir_all(&rdir).unwrap();
             c.replicas.push(Replica {

@@ -169,8 +169,9 @@ fn a_slow_replica_is_hedged_around() {
 fn every_replica_down_cached_names_still_answer() {
     // IPv4 lookups only here: "cached" must mean the same records before and after the
     // outage. With `ahosts`, glibc on this machine sometimes sent no AAAA query for the first
-    // seconds of a fresh namespace and started later, so the AAAA half was never cached and
-    // waited on the dead replicas (1 s, then SERVFAIL, the lookup still succeeding on A).
+    // seconds of a fresh namespace and started later (not IPv6 DAD: the link-local address
+    // was valid at once; cause not found), so the AAAA half was never cached and waited on
+    // the dead replicas (1 s, then SERVFAIL, the lookup still succeeding on A).
     let c = with_sidecar();
     let v4 =
         |names: &[String]| summarize(&names.iter().map(|n| c.getent_v4(n)).collect::<Vec<_>>());

@@ -48,11 +48,21 @@ fn ups() -> Vec<IpAddr> {
     vec!["10.96.0.11".parse().unwrap(), "10.96.0.12".parse().unwrap()]
 }
 
+/// The pod the API server sent in a fixture.
+fn pod_of(name: &str) -> Value {
+    fixture(name)["request"]["object"].clone()
+}
+
+/// The decision with the test settings and upstreams.
+fn decide_in(pod: &Value, ns: &str) -> Outcome {
+    decide(pod, ns, &settings(), &ups(), UpstreamSource::Watched)
+}
+
 fn run(name: &str) -> (Value, String, Outcome) {
     let review = fixture(name);
     let pod = review["request"]["object"].clone();
     let ns = review["request"]["namespace"].as_str().unwrap().to_string();
-    let out = decide(&pod, &ns, &settings(), &ups(), UpstreamSource::Watched);
+    let out = decide_in(&pod, &ns);
     (pod, ns, out)
 }
 
@@ -232,14 +242,14 @@ fn every_captured_shape_is_injected_or_skipped_as_expected() {
             (Decision::Inject(_), None) => {
                 let mut after = check_injected(name, &pod, &ns, &out);
                 // Reinvocation: the same pod again, and with the token mount added.
-                let again = decide(&after, &ns, &settings(), &ups(), UpstreamSource::Watched);
+                let again = decide_in(&after, &ns);
                 assert_eq!(
                     again.decision,
                     Decision::Skip(Skip::AlreadyInjected),
                     "{name}: idempotent"
                 );
                 add_token_mount(&mut after);
-                let round2 = decide(&after, &ns, &settings(), &ups(), UpstreamSource::Watched);
+                let round2 = decide_in(&after, &ns);
                 assert_eq!(
                     round2.decision,
                     Decision::Skip(Skip::AlreadyInjected),
@@ -306,39 +316,21 @@ fn patch_paths_escape_slashes_and_create_missing_maps() {
 
 #[test]
 fn opt_out_and_forced_injection() {
-    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    let mut pod = pod_of("plain.json");
     pod["metadata"]["annotations"] = json!({"dns-sidecar.io/inject": "false"});
-    let out = decide(
-        &pod,
-        "dns-demo",
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    );
+    let out = decide_in(&pod, "dns-demo");
     assert_eq!(out.decision, Decision::Skip(Skip::OptedOut));
-    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    let mut pod = pod_of("plain.json");
     pod["metadata"]["labels"] = json!({"dns-sidecar.io/inject": "disabled"});
-    let out = decide(
-        &pod,
-        "dns-demo",
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    );
+    let out = decide_in(&pod, "dns-demo");
     assert_eq!(
         out.decision,
         Decision::Skip(Skip::OptedOut),
         "a label works too"
     );
-    let mut pod = fixture("dnspolicy-default.json")["request"]["object"].clone();
+    let mut pod = pod_of("dnspolicy-default.json");
     pod["metadata"]["annotations"] = json!({"dns-sidecar.io/inject": "true"});
-    let out = decide(
-        &pod,
-        "dns-demo",
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    );
+    let out = decide_in(&pod, "dns-demo");
     assert!(
         matches!(out.decision, Decision::Inject { .. }),
         "forced on dnsPolicy Default"
@@ -347,43 +339,25 @@ fn opt_out_and_forced_injection() {
 
 #[test]
 fn coredns_pods_are_never_injected() {
-    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    let mut pod = pod_of("plain.json");
     pod["metadata"]["labels"] = json!({"k8s-app": "kube-dns"});
-    let out = decide(
-        &pod,
-        "dns-demo",
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    );
+    let out = decide_in(&pod, "dns-demo");
     assert_eq!(out.decision, Decision::Skip(Skip::DnsServer));
-    let pod = fixture("plain.json")["request"]["object"].clone();
-    let out = decide(
-        &pod,
-        "kube-system",
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    );
+    let pod = pod_of("plain.json");
+    let out = decide_in(&pod, "kube-system");
     assert_eq!(out.decision, Decision::Skip(Skip::DnsServer));
 }
 
 #[test]
 fn annotations_tune_the_sidecar_and_bad_ones_warn() {
-    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    let mut pod = pod_of("plain.json");
     pod["metadata"]["annotations"] = json!({
         "dns-sidecar.io/cache-size": "20000",
         "dns-sidecar.io/ndots": "2",
         "dns-sidecar.io/memory": "128Mi",
         "dns-sidecar.io/stale-max": "forever"
     });
-    let out = decide(
-        &pod,
-        "dns-demo",
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    );
+    let out = decide_in(&pod, "dns-demo");
     let (_, pod) = injected(&pod, &out);
     let sc = &pod["spec"]["initContainers"][0];
     assert!(sc["args"]
@@ -403,7 +377,7 @@ fn annotations_tune_the_sidecar_and_bad_ones_warn() {
 
 #[test]
 fn no_known_upstreams_falls_back_to_the_vip_and_says_so() {
-    let pod = fixture("plain.json")["request"]["object"].clone();
+    let pod = pod_of("plain.json");
     let out = decide(&pod, "dns-demo", &settings(), &[], UpstreamSource::Watched);
     let (_, pod) = injected(&pod, &out);
     assert!(pod["spec"]["initContainers"][0]["args"]
@@ -420,7 +394,7 @@ fn container_mode_for_older_clusters() {
         mode: Mode::Container,
         ..settings()
     };
-    let pod = fixture("init-container.json")["request"]["object"].clone();
+    let pod = pod_of("init-container.json");
     let out = decide(&pod, "dns-demo", &s, &ups(), UpstreamSource::Watched);
     let (patch, after) = injected(&pod, &out);
     assert_eq!(after["spec"]["containers"][0]["name"], sidecar::NAME);
@@ -437,16 +411,10 @@ fn container_mode_for_older_clusters() {
 
 #[test]
 fn a_higher_port_sysctl_is_lowered_with_a_warning() {
-    let mut pod = fixture("plain.json")["request"]["object"].clone();
+    let mut pod = pod_of("plain.json");
     pod["spec"]["securityContext"] =
         json!({"sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "1024"}]});
-    let out = decide(
-        &pod,
-        "dns-demo",
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    );
+    let out = decide_in(&pod, "dns-demo");
     let (_, pod) = injected(&pod, &out);
     assert_eq!(
         pod["spec"]["securityContext"]["sysctls"],
@@ -464,7 +432,7 @@ fn shapes_that_are_not_pods_are_skipped_not_panicked_on() {
         json!(null),
         json!([1]),
     ] {
-        let out = decide(&pod, "ns", &settings(), &ups(), UpstreamSource::Watched);
+        let out = decide_in(&pod, "ns");
         assert_eq!(out.decision, Decision::Skip(Skip::NotPodCreate), "{pod}");
     }
     let out = decide(

@@ -14,6 +14,17 @@ fn fixture_bytes(name: &str) -> Vec<u8> {
     })
 }
 
+/// Reviews `req` (an AdmissionReview as JSON) with the test settings.
+fn review_json(req: &Value) -> Reviewed {
+    review(
+        &serde_json::to_vec(req).unwrap(),
+        &settings(),
+        &ups(),
+        UpstreamSource::Watched,
+    )
+    .unwrap()
+}
+
 fn ups() -> Vec<IpAddr> {
     vec!["10.96.0.11".parse().unwrap()]
 }
@@ -69,13 +80,7 @@ fn warnings_reach_the_response() {
     let mut req: Value = serde_json::from_slice(&fixture_bytes("plain.json")).unwrap();
     req["request"]["object"]["metadata"]["annotations"] =
         serde_json::json!({"dns-sidecar.io/ndots": "99"});
-    let r = review(
-        &serde_json::to_vec(&req).unwrap(),
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    )
-    .unwrap();
+    let r = review_json(&req);
     assert_eq!(r.outcome, "injected");
     let w = r.body["response"]["warnings"].as_array().unwrap();
     assert_eq!(w.len(), 1);
@@ -113,12 +118,6 @@ fn only_pod_creation_is_mutated() {
     let mut req: Value = serde_json::from_slice(&fixture_bytes("plain.json")).unwrap();
     req["request"]["operation"] = "UPDATE".into();
     req["request"]["oldObject"] = req["request"]["object"].clone();
-    let r = review(
-        &serde_json::to_vec(&req).unwrap(),
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    )
-    .unwrap();
+    let r = review_json(&req);
     assert_eq!((r.outcome, r.reason), ("skipped", "not-pod-create"));
 }
