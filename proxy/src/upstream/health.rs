@@ -34,6 +34,12 @@ impl Default for HealthPolicy {
 const INITIAL_HEDGE_MS: f64 = 100.0;
 /// Added to every RTT in the score, so sub-millisecond differences do not outweigh load.
 const SCORE_FLOOR_MS: f64 = 1.0;
+/// An RTT estimate that gets no new sample halves every this long. Without it, one slow
+/// sample (a probe answered on a loaded node, a replica that was briefly busy) kept a
+/// replica out of every pick for good: it got no queries, so it got no sample to correct
+/// the estimate. With it, an unused replica drifts back into the picks and one query
+/// re-measures it, as PowerDNS Recursor and BIND decay the SRTT of servers they do not use.
+const DECAY_HALF_LIFE_S: f64 = 2.0;
 
 /// When the next active probe is due, and the wait after that one if it fails.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,6 +53,8 @@ pub struct Health {
     /// Smoothed RTT and its mean deviation, in milliseconds; None before the first sample.
     srtt_ms: Option<f64>,
     rttvar_ms: f64,
+    /// When the estimate last had a sample; it decays from then.
+    sampled_at: Option<Instant>,
     pub fails: u32,
     pub inflight: u32,
     /// Since when it is down (max_fails consecutive failures, or a refusal).
@@ -61,23 +69,56 @@ impl Health {
         self.down_since.is_none()
     }
 
-    pub fn srtt(&self) -> Option<Duration> {
-        self.srtt_ms.map(|ms| Duration::from_secs_f64(ms / 1000.0))
+    /// The smoothed RTT as believed at `now`, decayed since its last sample.
+    pub fn srtt(&self, now: Instant) -> Option<Duration> {
+        self.estimate(now)
+            .map(|(s, _)| Duration::from_secs_f64(s / 1000.0))
     }
 
-    /// A valid answer came back after `rtt`: it updates the estimate and clears failures.
-    pub fn on_success(&mut self, rtt: Duration) {
+    /// (SRTT, RTTVAR) in ms at `now`: both halve per `DECAY_HALF_LIFE_S` without a sample.
+    fn estimate(&self, now: Instant) -> Option<(f64, f64)> {
+        let s = self.srtt_ms?;
+        let age = self
+            .sampled_at
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        let f = (-age / DECAY_HALF_LIFE_S).exp2();
+        Some((s * f, self.rttvar_ms * f))
+    }
+
+    /// A valid client answer came back after `rtt`: it updates the estimate and clears
+    /// failures.
+    pub fn on_success(&mut self, now: Instant, rtt: Duration) {
         let r = rtt.as_secs_f64() * 1000.0;
-        match self.srtt_ms {
+        match self.estimate(now) {
             None => {
                 self.srtt_ms = Some(r);
                 self.rttvar_ms = r / 2.0;
             }
-            Some(s) => {
-                self.rttvar_ms = 0.75 * self.rttvar_ms + 0.25 * (s - r).abs();
+            Some((s, v)) => {
+                self.rttvar_ms = 0.75 * v + 0.25 * (s - r).abs();
                 self.srtt_ms = Some(0.875 * s + 0.125 * r);
             }
         }
+        self.sampled_at = Some(now);
+        self.clear_failures();
+    }
+
+    /// A probe was answered. A replica that was down comes back unmeasured, so it is
+    /// explored at once: its old estimate predates the outage, and a probe's RTT (sent by
+    /// a background task, often while the node is busy) is no measure of client queries.
+    /// A suspect that was still up keeps its estimate and takes the sample.
+    pub fn on_probe_success(&mut self, now: Instant, rtt: Duration) {
+        if self.is_up() {
+            self.on_success(now, rtt);
+        } else {
+            self.srtt_ms = None;
+            self.rttvar_ms = 0.0;
+            self.sampled_at = None;
+            self.clear_failures();
+        }
+    }
+
+    fn clear_failures(&mut self) {
         self.fails = 0;
         self.down_since = None;
         self.probe = None;
@@ -120,18 +161,20 @@ impl Health {
 
     /// Lower is better: expected latency, inflated by load and by recent failures. An
     /// upstream never measured scores as the fastest, so a new replica gets explored.
-    pub fn score(&self) -> f64 {
-        let rtt = self.srtt_ms.map_or(0.0, |s| s + self.rttvar_ms) + SCORE_FLOOR_MS;
+    pub fn score(&self, now: Instant) -> f64 {
+        let rtt = self.estimate(now).map_or(0.0, |(s, v)| s + v) + SCORE_FLOOR_MS;
         rtt * (1.0 + self.inflight as f64) * (1.0 + 2.0 * self.fails as f64)
     }
 
     /// How long to wait for this upstream before asking another one as well.
-    pub fn hedge_delay(&self, p: &HealthPolicy) -> Duration {
+    /// An upstream explored again after its estimate decayed gets a short delay, so the
+    /// exploring query costs little if it is still slow.
+    pub fn hedge_delay(&self, now: Instant, p: &HealthPolicy) -> Duration {
         if let Some(d) = p.hedge_fixed {
             return d;
         }
-        let ms = match self.srtt_ms {
-            Some(s) => s + 4.0 * self.rttvar_ms,
+        let ms = match self.estimate(now) {
+            Some((s, v)) => s + 4.0 * v,
             None => INITIAL_HEDGE_MS,
         };
         Duration::from_secs_f64(ms / 1000.0).clamp(p.hedge_min, p.hedge_max)
@@ -146,26 +189,33 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// One fixed instant for tests that do not look at decay.
+    #[allow(non_snake_case)]
+    fn T0() -> Instant {
+        static T: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *T.get_or_init(Instant::now)
+    }
+
     #[test]
     fn rtt_estimate_converges_and_hedge_follows() {
         let p = HealthPolicy::default();
         let mut h = Health::default();
-        assert_eq!(h.hedge_delay(&p), ms(100), "before any sample");
+        assert_eq!(h.hedge_delay(T0(), &p), ms(100), "before any sample");
         for _ in 0..50 {
-            h.on_success(ms(4));
+            h.on_success(T0(), ms(4));
         }
-        let srtt = h.srtt().unwrap().as_secs_f64() * 1000.0;
+        let srtt = h.srtt(T0()).unwrap().as_secs_f64() * 1000.0;
         assert!((srtt - 4.0).abs() < 0.1, "srtt {srtt}");
         assert_eq!(
-            h.hedge_delay(&p),
+            h.hedge_delay(T0(), &p),
             p.hedge_min,
             "tight RTTs clamp to the floor"
         );
         for _ in 0..50 {
-            h.on_success(ms(900));
+            h.on_success(T0(), ms(900));
         }
         assert_eq!(
-            h.hedge_delay(&p),
+            h.hedge_delay(T0(), &p),
             p.hedge_max,
             "slow upstream clamps to the cap"
         );
@@ -178,8 +228,8 @@ mod tests {
             ..HealthPolicy::default()
         };
         let mut h = Health::default();
-        h.on_success(ms(1));
-        assert_eq!(h.hedge_delay(&p), ms(42));
+        h.on_success(T0(), ms(1));
+        assert_eq!(h.hedge_delay(T0(), &p), ms(42));
     }
 
     #[test]
@@ -200,7 +250,7 @@ mod tests {
             !h.on_failure(now, false, &p),
             "already down: not marked again"
         );
-        h.on_success(ms(3));
+        h.on_success(T0(), ms(3));
         assert!(h.is_up());
         assert_eq!(h.fails, 0);
         assert_eq!(h.probe, None);
@@ -230,7 +280,7 @@ mod tests {
         let now = Instant::now();
         let mut h = Health::default();
         h.on_failure(now, false, &p);
-        h.on_success(ms(2));
+        h.on_success(T0(), ms(2));
         h.on_failure(now, false, &p);
         assert!(h.is_up());
     }
@@ -256,27 +306,83 @@ mod tests {
     #[test]
     fn an_unmeasured_upstream_is_explored_first() {
         let mut known = Health::default();
-        known.on_success(ms(1));
-        assert!(Health::default().score() < known.score());
+        known.on_success(T0(), ms(1));
+        assert!(Health::default().score(T0()) < known.score(T0()));
         let failed = Health {
             fails: 1,
             ..Health::default()
         };
-        assert!(failed.score() > known.score(), "but not once it failed");
+        assert!(
+            failed.score(T0()) > known.score(T0()),
+            "but not once it failed"
+        );
     }
 
     #[test]
     fn score_prefers_fast_idle_healthy() {
         let mut fast = Health::default();
-        fast.on_success(ms(2));
+        fast.on_success(T0(), ms(2));
         let mut slow = Health::default();
-        slow.on_success(ms(50));
-        assert!(fast.score() < slow.score());
+        slow.on_success(T0(), ms(50));
+        assert!(fast.score(T0()) < slow.score(T0()));
         let mut busy = fast.clone();
         busy.inflight = 40;
-        assert!(busy.score() > slow.score(), "load spreads queries");
+        assert!(busy.score(T0()) > slow.score(T0()), "load spreads queries");
         let mut failing = fast.clone();
         failing.fails = 1;
-        assert!(failing.score() > fast.score());
+        assert!(failing.score(T0()) > fast.score(T0()));
+    }
+
+    #[test]
+    fn an_unused_estimate_decays_so_the_replica_is_explored_again() {
+        let t0 = T0();
+        let mut slow = Health::default();
+        slow.on_success(t0, ms(20));
+        let mut fast = Health::default();
+        fast.on_success(t0, ms(1));
+        // The fast one keeps being used; the slow one gets nothing.
+        let later = t0 + Duration::from_secs(12);
+        fast.on_success(later, ms(1));
+        assert!(slow.score(t0) > 10.0 * fast.score(t0));
+        assert!(
+            slow.score(later) < 1.5 * fast.score(later),
+            "within P2C's margin again: {} vs {}",
+            slow.score(later),
+            fast.score(later)
+        );
+        assert_eq!(
+            slow.hedge_delay(later, &HealthPolicy::default()),
+            HealthPolicy::default().hedge_min,
+            "an exploring query waits little before asking another"
+        );
+        // Explored and still slow: the estimate rises again.
+        slow.on_success(later, ms(20));
+        assert!(slow.score(later) > 1.5 * fast.score(later));
+    }
+
+    #[test]
+    fn a_replica_back_from_down_is_unmeasured_whatever_the_probe_took() {
+        let p = HealthPolicy::default();
+        let t0 = T0();
+        let mut h = Health::default();
+        h.on_success(t0, ms(1));
+        h.on_failure(t0, true, &p);
+        assert!(!h.is_up());
+        h.on_probe_success(t0, ms(40));
+        assert!(h.is_up());
+        assert_eq!(h.srtt(t0), None, "a probe on a busy node is no client RTT");
+        assert!(
+            h.score(t0) < {
+                let mut known = Health::default();
+                known.on_success(t0, ms(1));
+                known.score(t0)
+            }
+        );
+        // A suspect that never went down takes the probe's sample.
+        let mut suspect = Health::default();
+        suspect.on_failure(t0, false, &p);
+        suspect.on_probe_success(t0, ms(4));
+        assert!(suspect.srtt(t0).is_some());
+        assert_eq!(suspect.fails, 0);
     }
 }

@@ -164,11 +164,12 @@ impl Pool {
             score: 0.0,
             fails: 0,
         }; MAX_UPSTREAMS];
+        let now = std::time::Instant::now();
         for (c, u) in cands.iter_mut().zip(set) {
             let h = lock(&u.health);
             *c = Candidate {
                 up: h.is_up(),
-                score: h.score(),
+                score: h.score(now),
                 fails: h.fails,
             };
         }
@@ -200,7 +201,8 @@ impl Pool {
                             self.metrics.hedges.fetch_add(1, Relaxed);
                         }
                         outstanding += 1;
-                        let hedge = lock(&set[i].health).hedge_delay(&self.cfg.health);
+                        let hedge = lock(&set[i].health)
+                            .hedge_delay(std::time::Instant::now(), &self.cfg.health);
                         next = Some(Instant::now() + hedge);
                         self.spawn_attempt(set[i].clone(), key.clone(), rd, tx.clone());
                     }
@@ -263,7 +265,7 @@ impl Pool {
         h.inflight = h.inflight.saturating_sub(1);
         match r {
             Ok(_) => {
-                h.on_success(rtt);
+                h.on_success(std::time::Instant::now(), rtt);
                 up.stats.rtt.observe(rtt);
             }
             Err(e) => {
@@ -312,7 +314,7 @@ impl Pool {
                             if !h.is_up() {
                                 log::info!("upstream {} is back up", up.addr);
                             }
-                            h.on_success(start.elapsed());
+                            h.on_probe_success(std::time::Instant::now(), start.elapsed());
                         }
                         Err(e) => {
                             let refused = matches!(e, ExchangeError::Refused);
