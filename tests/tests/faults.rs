@@ -240,7 +240,10 @@ fn discover_follows_the_headless_service() {
     })
     .expect("discovered the first replica");
     // Scale to two replicas: the sidecar starts using the new one without a restart.
-    r2.set_discovery(&[Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3)]);
+    // Every replica serves the same records, as CoreDNS replicas do.
+    let both = [Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3)];
+    r3.set_discovery(&both);
+    r2.set_discovery(&both);
     wait_until(Duration::from_secs(5), || {
         p.metrics().contains("upstream=\"127.0.0.3:")
     })
