@@ -234,10 +234,21 @@ fn a_replica_that_comes_back_is_used_again() {
     let s = series(&c, &names(250, 20));
     report("replica back", "sidecar", &s);
     assert_eq!(s.failures, 0);
-    assert!(
-        c.packets_to(0) > before + 2,
-        "client queries reach it again"
-    );
+    // Usually within those 20 lookups. On a loaded machine one slow first sample can put
+    // it behind the other replica for a moment, until its estimate decays (2 s
+    // half-life): allow a few seconds more, never forever.
+    let mut i = 300;
+    wait_until(Duration::from_secs(8), || {
+        i += 1;
+        c.getent(&format!("svc{i}"));
+        c.packets_to(0) > before + 2
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "client queries reach it again (after {} more lookups)",
+            i - 300
+        )
+    });
 }
 
 #[test]
