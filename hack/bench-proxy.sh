@@ -4,11 +4,13 @@
 # measured in the same run with the same dnsperf settings. Prints a markdown table:
 #   cache-hit queries/s, mean and p99 latency, CPU seconds per 100,000 cached answers,
 #   RSS idle and with 10,000 names cached; then each figure as a ratio to the best peer.
-# Usage: hack/bench-proxy.sh [seconds per throughput run, default 10]
+# Usage: hack/bench-proxy.sh [seconds per throughput run, default 10] [rounds, default 3]
+# Each figure is the median over the rounds; lost is the sum.
 # Traffic stays on 127.0.0.1; every process started here is ended by its PID on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
+ROUNDS=${2:-3}
 
 source hack/lib.sh
 ensure_packages dnsperf dnsdist unbound dnsmasq-base nsd bind9-dnsutils bc
@@ -117,40 +119,70 @@ EOF
   PIDS+=($SPID)
 }
 
-ROWS=()
+# All four run side by side on their own ports, so the measurements can interleave: each
+# round measures every server once, in a rotated order, and the table gives the median over
+# ROUNDS rounds. One server measured first (or during a noisy moment) no longer decides a row.
+NAMES_ALL=(dns-sidecar dnsdist unbound dnsmasq)
+declare -A PORT PID IDLE FULL
 port=25400
-for name in dns-sidecar dnsdist unbound dnsmasq; do
+for name in "${NAMES_ALL[@]}"; do
   port=$((port + 10))
-  start_server $name $port
-  wait_answer $port
-  sleep 1
-  idle=$(rss_kib $SPID)
+  PORT[$name]=$port
+  start_server "$name" "$port"
+  PID[$name]=$SPID
+  wait_answer "$port"
+done
+sleep 1
+for name in "${NAMES_ALL[@]}"; do IDLE[$name]=$(rss_kib "${PID[$name]}"); done
+for name in "${NAMES_ALL[@]}"; do
   # Fill the cache with every name once, then measure RSS.
-  dnsperf -s 127.0.0.1 -p $port -d "$W/all.txt" -n 1 -c 1 -q 50 >/dev/null 2>&1
+  dnsperf -s 127.0.0.1 -p "${PORT[$name]}" -d "$W/all.txt" -n 1 -c 1 -q 50 >/dev/null 2>&1
   sleep 0.5
-  full=$(rss_kib $SPID)
+  FULL[$name]=$(rss_kib "${PID[$name]}")
+  dnsperf -s 127.0.0.1 -p "${PORT[$name]}" -d "$W/hot.txt" -l 2 -c 4 -q 200 >/dev/null 2>&1   # warm
+done
+
+measure() { # name round -> appends "qps mean p99 cpu100k lost" to $W/name.rounds
+  local name=$1 port=${PORT[$1]} spid=${PID[$1]} c0 c1 qps done_q lost cpu100k mean p99
   # Throughput of cache hits: the hot names, already cached, as fast as the server answers.
-  dnsperf -s 127.0.0.1 -p $port -d "$W/hot.txt" -l 2 -c 4 -q 200 >/dev/null 2>&1   # warm
-  c0=$(cpu_ticks $SPID)
-  dnsperf -s 127.0.0.1 -p $port -d "$W/hot.txt" -l "$SECS" -c 4 -q 200 > "$W/$name.perf" 2>&1
-  c1=$(cpu_ticks $SPID)
+  c0=$(cpu_ticks "$spid")
+  dnsperf -s 127.0.0.1 -p "$port" -d "$W/hot.txt" -l "$SECS" -c 4 -q 200 > "$W/$name.perf" 2>&1
+  c1=$(cpu_ticks "$spid")
   qps=$(awk '/Queries per second/ {print $4}' "$W/$name.perf")
   done_q=$(awk '/Queries completed/ {print $3}' "$W/$name.perf")
   lost=$(awk '/Queries lost/ {print $3}' "$W/$name.perf")
   cpu100k=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$done_q" 'BEGIN {printf "%.3f", t / hz / n * 100000}')
   # Latency at a fixed moderate rate (every query logged): mean and p99.
-  dnsperf -s 127.0.0.1 -p $port -d "$W/hot.txt" -l 3 -Q 10000 -v 2>/dev/null | awk '/^> / {print $NF}' | sort -g > "$W/$name.lat"
+  dnsperf -s 127.0.0.1 -p "$port" -d "$W/hot.txt" -l 3 -Q 10000 -v 2>/dev/null | awk '/^> / {print $NF}' | sort -g > "$W/$name.lat"
   read -r mean p99 < <(awk '{a[NR] = $1; s += $1} END {i = int(NR * 0.99); if (i < 1) i = 1; printf "%.1f %.1f\n", s / NR * 1e6, a[i] * 1e6}' "$W/$name.lat")
-  ROWS+=("$name $qps $mean $p99 $cpu100k $idle $full $lost")
-  kill "$SPID"; wait "$SPID" 2>/dev/null || true
+  echo "$qps $mean $p99 $cpu100k $lost" >> "$W/$name.rounds"
+}
+
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((k = 0; k < ${#NAMES_ALL[@]}; k++)); do
+    measure "${NAMES_ALL[$(((k + r) % ${#NAMES_ALL[@]}))]}"
+  done
+  echo "round $((r + 1))/$ROUNDS done" >&2
+done
+
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+ROWS=()
+for name in "${NAMES_ALL[@]}"; do
+  f="$W/$name.rounds"
+  ROWS+=("$name $(cut -d' ' -f1 "$f" | median) $(cut -d' ' -f2 "$f" | median) $(cut -d' ' -f3 "$f" | median) $(cut -d' ' -f4 "$f" | median) ${IDLE[$name]} ${FULL[$name]} $(cut -d' ' -f5 "$f" | awk '{s += $1} END {print s}')")
 done
 
 echo
-echo "| server | cache-hit q/s | mean µs (at 10k q/s) | p99 µs (at 10k q/s) | CPU s per 100k hits | RSS idle MiB | RSS 10k names MiB | lost |"
+echo "| server (median of $ROUNDS rounds) | cache-hit q/s | mean µs (at 10k q/s) | p99 µs (at 10k q/s) | CPU s per 100k hits | RSS idle MiB | RSS 10k names MiB | lost |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for r in "${ROWS[@]}"; do
   read -r n q m p c i f l <<< "$r"
   printf "| %s | %.0f | %s | %s | %s | %.1f | %.1f | %s |\n" "$n" "$q" "$m" "$p" "$c" "$(echo "$i / 1024" | bc -l)" "$(echo "$f / 1024" | bc -l)" "$l"
+done
+echo
+echo "Per round (q/s, mean µs), to judge the spread:"
+for name in "${NAMES_ALL[@]}"; do
+  printf '  %-12s %s\n' "$name" "$(awk '{printf "%.0f/%s  ", $1, $2}' "$W/$name.rounds")"
 done
 echo
 # Ratios: dns-sidecar against the best peer for each figure (>1 is better for q/s, <1 for the rest).
