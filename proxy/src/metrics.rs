@@ -241,6 +241,15 @@ impl Metrics {
                 u.stats.mismatches.load(Relaxed)
             );
         }
+        let _ = writeln!(o, "# HELP {p}_upstream_tcp_connections_total TCP connections opened to the upstream.\n# TYPE {p}_upstream_tcp_connections_total counter");
+        for u in upstreams {
+            let _ = writeln!(
+                o,
+                "{p}_upstream_tcp_connections_total{{upstream=\"{}\"}} {}",
+                u.addr,
+                u.stats.tcp_connections.load(Relaxed)
+            );
+        }
         let _ = writeln!(o, "# HELP {p}_upstream_rtt_seconds Round-trip time of answered upstream queries.\n# TYPE {p}_upstream_rtt_seconds histogram");
         for u in upstreams {
             u.stats.rtt.render(

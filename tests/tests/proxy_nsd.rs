@@ -158,6 +158,48 @@ fn upstream_tcp_uses_a_kept_connection() {
 }
 
 #[test]
+fn upstream_tcp_pipelines_a_burst_of_misses_on_a_few_connections() {
+    let nsd = Nsd::start("127.0.0.1", &["example.test"]);
+    let p = proxy_for(&nsd, &["--upstream-tcp"]);
+    // 60 distinct names from 20 clients at once: about 20 misses in flight together.
+    let handles: Vec<_> = (0..20)
+        .map(|t| {
+            let dns = p.dns;
+            std::thread::spawn(move || {
+                let names: Vec<String> = (0..3)
+                    .map(|i| format!("n{}.example.test", 100 + t * 3 + i))
+                    .collect();
+                let args: Vec<&str> = names.iter().map(String::as_str).collect();
+                dig(dns, &args)
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for h in handles {
+        let d = h.join().unwrap();
+        answered += d.answers.len();
+    }
+    assert_eq!(answered, 60, "every query answered");
+    let d = dig(p.dns, &["n150.example.test"]);
+    assert_eq!(d.rrset(), dig(nsd.addr, &["n150.example.test"]).rrset());
+    let opened = p.metric(&format!(
+        "dns_sidecar_upstream_tcp_connections_total{{upstream=\"{}\"}}",
+        nsd.addr
+    ));
+    assert!(
+        (1.0..=4.0).contains(&opened),
+        "about 20 misses in flight share at most 4 connections, opened {opened}"
+    );
+    assert_eq!(
+        p.metric(&format!(
+            "dns_sidecar_upstream_failures_total{{upstream=\"{}\"}}",
+            nsd.addr
+        )),
+        0.0
+    );
+}
+
+#[test]
 fn serve_stale_when_the_server_is_gone_and_servfail_fast_otherwise() {
     let mut nsd = Nsd::start("127.0.0.1", &["example.test"]);
     let p = proxy_for(&nsd, &["--min-ttl", "0", "--query-timeout", "800ms"]);

@@ -59,6 +59,7 @@ pub struct UpstreamStats {
     pub rtt: Histogram,
     pub failures: AtomicU64,
     pub mismatches: AtomicU64,
+    pub tcp_connections: AtomicU64,
 }
 
 pub struct Upstream {
@@ -93,7 +94,9 @@ impl Upstream {
                 return Ok(resp);
             }
         }
-        self.tcp.exchange(self.addr, &query, id, key).await
+        self.tcp
+            .exchange(self.addr, &query, key, &self.stats.tcp_connections)
+            .await
     }
 }
 
