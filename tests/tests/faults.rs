@@ -324,3 +324,74 @@ fn a_slow_refresh_answers_stale_after_the_client_timer_and_still_lands() {
         fresh.raw
     );
 }
+
+/// A TCP upstream that answers one query per connection, then reads the next one and
+/// closes without answering it: the race a kept connection meets when the server closes it
+/// (an idle timeout, or a per-connection query limit such as miekg/dns's MaxTCPQueries) just
+/// as a query goes out. Answers echo the question with QR set (NOERROR, empty).
+fn one_answer_per_connection_server(
+    conns: usize,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let read_query = |s: &mut std::net::TcpStream| -> Option<Vec<u8>> {
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).ok()?;
+        let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut q).ok()?;
+        (q.len() >= 12).then_some(q)
+    };
+    let t = std::thread::spawn(move || {
+        for _ in 0..conns {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let Some(mut q) = read_query(&mut s) else {
+                continue;
+            };
+            q[2] |= 0x80; // QR
+            q[3] &= 0xf0; // RCODE NOERROR
+            q[10] = 0; // no OPT echoed back
+            q[11] = 0;
+            let _ = s
+                .write_all(&(q.len() as u16).to_be_bytes())
+                .and_then(|_| s.write_all(&q));
+            // The next query on this connection is read and dropped with the connection.
+            let _ = read_query(&mut s);
+        }
+    });
+    (addr, t)
+}
+
+#[test]
+fn upstream_tcp_replaces_connections_the_server_closes() {
+    let (addr, server) = one_answer_per_connection_server(40);
+    let p = Proxy::start(&[
+        "--upstream".to_string(),
+        addr.to_string(),
+        "--upstream-tcp".to_string(),
+        "--health-check".to_string(),
+        "1h".to_string(),
+    ]);
+    for i in 0..8 {
+        let d = dig(p.dns, &[&format!("c{i}.example.test")]);
+        assert_eq!(d.status, "NOERROR", "lookup {i}: {}", d.raw);
+    }
+    let failures = p.metric(&format!(
+        "dns_sidecar_upstream_failures_total{{upstream=\"{addr}\"}}"
+    ));
+    let opened = p.metric(&format!(
+        "dns_sidecar_upstream_tcp_connections_total{{upstream=\"{addr}\"}}"
+    ));
+    assert_eq!(
+        failures, 0.0,
+        "a closed connection is retried, not a failure"
+    );
+    assert!(
+        opened >= 8.0,
+        "each lookup after the first met a closing connection and moved to a fresh one, \
+         opened {opened}"
+    );
+    drop(p);
+    drop(server);
+}
