@@ -214,41 +214,43 @@ impl Metrics {
                 "# HELP {p}_{name} {help}\n# TYPE {p}_{name} gauge\n{p}_{name} {v}"
             );
         }
-        let _ = writeln!(o, "# HELP {p}_upstream_up Whether an upstream is considered healthy.\n# TYPE {p}_upstream_up gauge");
-        for u in upstreams {
-            let _ = writeln!(
-                o,
-                "{p}_upstream_up{{upstream=\"{}\"}} {}",
-                u.addr,
-                u.health().is_up() as u8
-            );
-        }
-        let _ = writeln!(o, "# HELP {p}_upstream_failures_total Upstream attempts that timed out or failed.\n# TYPE {p}_upstream_failures_total counter");
-        for u in upstreams {
-            let _ = writeln!(
-                o,
-                "{p}_upstream_failures_total{{upstream=\"{}\"}} {}",
-                u.addr,
-                u.stats.failures.load(Relaxed)
-            );
-        }
-        let _ = writeln!(o, "# HELP {p}_upstream_mismatched_total Upstream replies ignored for a wrong ID or question.\n# TYPE {p}_upstream_mismatched_total counter");
-        for u in upstreams {
-            let _ = writeln!(
-                o,
-                "{p}_upstream_mismatched_total{{upstream=\"{}\"}} {}",
-                u.addr,
-                u.stats.mismatches.load(Relaxed)
-            );
-        }
-        let _ = writeln!(o, "# HELP {p}_upstream_tcp_connections_total TCP connections opened to the upstream.\n# TYPE {p}_upstream_tcp_connections_total counter");
-        for u in upstreams {
-            let _ = writeln!(
-                o,
-                "{p}_upstream_tcp_connections_total{{upstream=\"{}\"}} {}",
-                u.addr,
-                u.stats.tcp_connections.load(Relaxed)
-            );
+        type PerUpstream = (
+            &'static str,
+            &'static str,
+            &'static str,
+            fn(&Upstream) -> u64,
+        );
+        let per_upstream: [PerUpstream; 4] = [
+            (
+                "upstream_up",
+                "gauge",
+                "Whether an upstream is considered healthy.",
+                |u| u.health().is_up() as u64,
+            ),
+            (
+                "upstream_failures_total",
+                "counter",
+                "Upstream attempts that timed out or failed.",
+                |u| u.stats.failures.load(Relaxed),
+            ),
+            (
+                "upstream_mismatched_total",
+                "counter",
+                "Upstream replies ignored for a wrong ID or question.",
+                |u| u.stats.mismatches.load(Relaxed),
+            ),
+            (
+                "upstream_tcp_connections_total",
+                "counter",
+                "TCP connections opened to the upstream.",
+                |u| u.stats.tcp_connections.load(Relaxed),
+            ),
+        ];
+        for (name, kind, help, value) in per_upstream {
+            let _ = writeln!(o, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} {kind}");
+            for u in upstreams {
+                let _ = writeln!(o, "{p}_{name}{{upstream=\"{}\"}} {}", u.addr, value(u));
+            }
         }
         let _ = writeln!(o, "# HELP {p}_upstream_rtt_seconds Round-trip time of answered upstream queries.\n# TYPE {p}_upstream_rtt_seconds histogram");
         for u in upstreams {
