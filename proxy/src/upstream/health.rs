@@ -111,10 +111,10 @@ impl Health {
         if self.is_up() {
             self.on_success(now, rtt);
         } else {
-            self.srtt_ms = None;
-            self.rttvar_ms = 0.0;
-            self.sampled_at = None;
-            self.clear_failures();
+            *self = Health {
+                inflight: self.inflight,
+                ..Health::default()
+            };
         }
     }
 
@@ -190,8 +190,7 @@ mod tests {
     }
 
     /// One fixed instant for tests that do not look at decay.
-    #[allow(non_snake_case)]
-    fn T0() -> Instant {
+    fn t0() -> Instant {
         static T: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
         *T.get_or_init(Instant::now)
     }
@@ -200,22 +199,22 @@ mod tests {
     fn rtt_estimate_converges_and_hedge_follows() {
         let p = HealthPolicy::default();
         let mut h = Health::default();
-        assert_eq!(h.hedge_delay(T0(), &p), ms(100), "before any sample");
+        assert_eq!(h.hedge_delay(t0(), &p), ms(100), "before any sample");
         for _ in 0..50 {
-            h.on_success(T0(), ms(4));
+            h.on_success(t0(), ms(4));
         }
-        let srtt = h.srtt(T0()).unwrap().as_secs_f64() * 1000.0;
+        let srtt = h.srtt(t0()).unwrap().as_secs_f64() * 1000.0;
         assert!((srtt - 4.0).abs() < 0.1, "srtt {srtt}");
         assert_eq!(
-            h.hedge_delay(T0(), &p),
+            h.hedge_delay(t0(), &p),
             p.hedge_min,
             "tight RTTs clamp to the floor"
         );
         for _ in 0..50 {
-            h.on_success(T0(), ms(900));
+            h.on_success(t0(), ms(900));
         }
         assert_eq!(
-            h.hedge_delay(T0(), &p),
+            h.hedge_delay(t0(), &p),
             p.hedge_max,
             "slow upstream clamps to the cap"
         );
@@ -228,8 +227,8 @@ mod tests {
             ..HealthPolicy::default()
         };
         let mut h = Health::default();
-        h.on_success(T0(), ms(1));
-        assert_eq!(h.hedge_delay(T0(), &p), ms(42));
+        h.on_success(t0(), ms(1));
+        assert_eq!(h.hedge_delay(t0(), &p), ms(42));
     }
 
     #[test]
@@ -250,7 +249,7 @@ mod tests {
             !h.on_failure(now, false, &p),
             "already down: not marked again"
         );
-        h.on_success(T0(), ms(3));
+        h.on_success(t0(), ms(3));
         assert!(h.is_up());
         assert_eq!(h.fails, 0);
         assert_eq!(h.probe, None);
@@ -280,7 +279,7 @@ mod tests {
         let now = Instant::now();
         let mut h = Health::default();
         h.on_failure(now, false, &p);
-        h.on_success(T0(), ms(2));
+        h.on_success(t0(), ms(2));
         h.on_failure(now, false, &p);
         assert!(h.is_up());
     }
@@ -306,14 +305,14 @@ mod tests {
     #[test]
     fn an_unmeasured_upstream_is_explored_first() {
         let mut known = Health::default();
-        known.on_success(T0(), ms(1));
-        assert!(Health::default().score(T0()) < known.score(T0()));
+        known.on_success(t0(), ms(1));
+        assert!(Health::default().score(t0()) < known.score(t0()));
         let failed = Health {
             fails: 1,
             ..Health::default()
         };
         assert!(
-            failed.score(T0()) > known.score(T0()),
+            failed.score(t0()) > known.score(t0()),
             "but not once it failed"
         );
     }
@@ -321,21 +320,21 @@ mod tests {
     #[test]
     fn score_prefers_fast_idle_healthy() {
         let mut fast = Health::default();
-        fast.on_success(T0(), ms(2));
+        fast.on_success(t0(), ms(2));
         let mut slow = Health::default();
-        slow.on_success(T0(), ms(50));
-        assert!(fast.score(T0()) < slow.score(T0()));
+        slow.on_success(t0(), ms(50));
+        assert!(fast.score(t0()) < slow.score(t0()));
         let mut busy = fast.clone();
         busy.inflight = 40;
-        assert!(busy.score(T0()) > slow.score(T0()), "load spreads queries");
+        assert!(busy.score(t0()) > slow.score(t0()), "load spreads queries");
         let mut failing = fast.clone();
         failing.fails = 1;
-        assert!(failing.score(T0()) > fast.score(T0()));
+        assert!(failing.score(t0()) > fast.score(t0()));
     }
 
     #[test]
     fn an_unused_estimate_decays_so_the_replica_is_explored_again() {
-        let t0 = T0();
+        let t0 = t0();
         let mut slow = Health::default();
         slow.on_success(t0, ms(20));
         let mut fast = Health::default();
@@ -363,7 +362,7 @@ mod tests {
     #[test]
     fn a_replica_back_from_down_is_unmeasured_whatever_the_probe_took() {
         let p = HealthPolicy::default();
-        let t0 = T0();
+        let t0 = t0();
         let mut h = Health::default();
         h.on_success(t0, ms(1));
         h.on_failure(t0, true, &p);

@@ -30,6 +30,9 @@ const BUSY: usize = 16;
 /// connections after 10 s itself).
 const IDLE: Duration = Duration::from_secs(8);
 
+/// What a query gets when its connection is gone before the answer came.
+const CLOSED: ExchangeError = ExchangeError::Io(std::io::ErrorKind::ConnectionReset);
+
 type Reply = oneshot::Sender<Result<Vec<u8>, ExchangeError>>;
 
 /// A query in flight: its question key (to check the answer), where the answer goes, and a
@@ -79,9 +82,7 @@ impl Conn {
         self.closed.store(true, Relaxed);
         self.shut.notify_one();
         for (_, w) in lock(&self.waiting).drain() {
-            let _ = w
-                .reply
-                .send(Err(ExchangeError::Io(std::io::ErrorKind::ConnectionReset)));
+            let _ = w.reply.send(Err(CLOSED));
         }
     }
 }
@@ -223,7 +224,7 @@ async fn send(conn: &Conn, mut frame: Vec<u8>, key: &[u8]) -> Result<Vec<u8>, Ex
     let id = {
         let mut waiting = lock(&conn.waiting);
         if conn.closed.load(Relaxed) {
-            return Err(ExchangeError::Io(std::io::ErrorKind::ConnectionReset));
+            return Err(CLOSED);
         }
         let mut id = rand::random::<u16>();
         while waiting.contains_key(&id) {
@@ -242,10 +243,9 @@ async fn send(conn: &Conn, mut frame: Vec<u8>, key: &[u8]) -> Result<Vec<u8>, Ex
     // free again.
     let _forget = Forget(conn, id, token);
     if conn.frames.send(frame).is_err() {
-        return Err(ExchangeError::Io(std::io::ErrorKind::ConnectionReset));
+        return Err(CLOSED);
     }
-    rx.await
-        .unwrap_or(Err(ExchangeError::Io(std::io::ErrorKind::ConnectionReset)))
+    rx.await.unwrap_or(Err(CLOSED))
 }
 
 struct Forget<'a>(&'a Conn, u16, u64);
