@@ -1,6 +1,7 @@
 //! A fake upstream for fault injection: answers every A question with its own marker
 //! address (so a test sees which upstream answered), or misbehaves as told: silence,
-//! wrong IDs, wrong questions, garbage, delay. Switchable while running.
+//! wrong IDs, wrong questions, garbage, delay. Switchable while running. Also a TCP
+//! upstream that closes each connection as its second query arrives.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
@@ -159,4 +160,40 @@ fn answer(q: &Message, s: &Shared, wrong_question: bool) -> Vec<u8> {
         m.set_edns(e2);
     }
     m.to_vec().unwrap()
+}
+
+/// A TCP upstream that answers one query per connection, then reads the next one and
+/// closes without answering it: the race a kept connection meets when the server closes it
+/// (an idle timeout, or a per-connection query limit such as miekg/dns's MaxTCPQueries) just
+/// as a query goes out. Answers echo the question with QR set (NOERROR, empty).
+pub fn one_answer_per_connection_tcp(conns: usize) -> (SocketAddr, JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let read_query = |s: &mut std::net::TcpStream| -> Option<Vec<u8>> {
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).ok()?;
+        let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut q).ok()?;
+        (q.len() >= 12).then_some(q)
+    };
+    let t = std::thread::spawn(move || {
+        for _ in 0..conns {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let Some(mut q) = read_query(&mut s) else {
+                continue;
+            };
+            q[2] |= 0x80; // QR
+            q[3] &= 0xf0; // RCODE NOERROR
+            q[10] = 0; // no OPT echoed back
+            q[11] = 0;
+            let _ = s
+                .write_all(&(q.len() as u16).to_be_bytes())
+                .and_then(|_| s.write_all(&q));
+            // The next query on this connection is read and dropped with the connection.
+            let _ = read_query(&mut s);
+        }
+    });
+    (addr, t)
 }

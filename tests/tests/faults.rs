@@ -6,7 +6,7 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use dns_sidecar_tests::fake::{FakeUpstream, Mode};
+use dns_sidecar_tests::fake::{self, FakeUpstream, Mode};
 use dns_sidecar_tests::{dig, free_port, wait_until, Proxy};
 
 const GOOD: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -325,47 +325,9 @@ fn a_slow_refresh_answers_stale_after_the_client_timer_and_still_lands() {
     );
 }
 
-/// A TCP upstream that answers one query per connection, then reads the next one and
-/// closes without answering it: the race a kept connection meets when the server closes it
-/// (an idle timeout, or a per-connection query limit such as miekg/dns's MaxTCPQueries) just
-/// as a query goes out. Answers echo the question with QR set (NOERROR, empty).
-fn one_answer_per_connection_server(
-    conns: usize,
-) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let read_query = |s: &mut std::net::TcpStream| -> Option<Vec<u8>> {
-        let mut len = [0u8; 2];
-        s.read_exact(&mut len).ok()?;
-        let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
-        s.read_exact(&mut q).ok()?;
-        (q.len() >= 12).then_some(q)
-    };
-    let t = std::thread::spawn(move || {
-        for _ in 0..conns {
-            let Ok((mut s, _)) = l.accept() else { return };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let Some(mut q) = read_query(&mut s) else {
-                continue;
-            };
-            q[2] |= 0x80; // QR
-            q[3] &= 0xf0; // RCODE NOERROR
-            q[10] = 0; // no OPT echoed back
-            q[11] = 0;
-            let _ = s
-                .write_all(&(q.len() as u16).to_be_bytes())
-                .and_then(|_| s.write_all(&q));
-            // The next query on this connection is read and dropped with the connection.
-            let _ = read_query(&mut s);
-        }
-    });
-    (addr, t)
-}
-
 #[test]
 fn upstream_tcp_replaces_connections_the_server_closes() {
-    let (addr, server) = one_answer_per_connection_server(40);
+    let (addr, server) = fake::one_answer_per_connection_tcp(40);
     let p = Proxy::start(&[
         "--upstream".to_string(),
         addr.to_string(),
