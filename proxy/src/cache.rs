@@ -1,5 +1,6 @@
-//! The answer cache: LRU by entries and by bytes, TTLs clamped by policy and counted down
-//! with age, serve-stale (RFC 8767) within a window, and a prefetch hint near expiry.
+//! The answer cache: LRU by entries and by bytes, an entry's life clamped by policy, each
+//! record's TTL counted down from its own (see `answer::Serve`), serve-stale (RFC 8767)
+//! within a window, and a prefetch hint near expiry.
 //! Time is passed in, so every rule here is tested without sleeping.
 
 use std::num::NonZeroUsize;
@@ -8,10 +9,8 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-use crate::answer::{Answer, Kind};
-
-/// TTL served with a stale answer (RFC 8767 §4 recommends 30 s).
-pub const STALE_TTL: u32 = 30;
+pub use crate::answer::STALE_TTL;
+use crate::answer::{Answer, Kind, Serve};
 /// Entries younger than this are never prefetched: refreshing them gains nothing.
 const MIN_PREFETCH_TTL: u32 = 10;
 /// Per-entry bookkeeping on top of the answer itself (LRU node, key box, entry).
@@ -31,12 +30,17 @@ pub struct CachePolicy {
 }
 
 impl CachePolicy {
-    /// How long an answer may be cached, in seconds; None when it must not be.
+    /// The most any record is served with from the cache.
+    fn cap(&self) -> u32 {
+        self.max_ttl.max(self.min_ttl)
+    }
+
+    /// How long an answer may be cached, in seconds; None when it must not be. A positive
+    /// answer lives as long as its shortest-lived record, within --min-ttl..--max-ttl; a
+    /// negative one by the RFC 2308 rule, capped by --negative-ttl.
     pub fn ttl_for(&self, answer: &Answer) -> Option<u32> {
         let ttl = match answer.kind {
-            Kind::Positive => answer
-                .upstream_ttl?
-                .clamp(self.min_ttl, self.max_ttl.max(self.min_ttl)),
+            Kind::Positive => answer.upstream_ttl?.clamp(self.min_ttl, self.cap()),
             // RFC 2308 §5: without an SOA there is no negative TTL to go by.
             Kind::Negative => answer.upstream_ttl?.min(self.negative_ttl),
             Kind::Failure if answer.rcode == crate::wire::rcode::SERVFAIL => self.servfail_ttl,
@@ -56,10 +60,10 @@ struct Entry {
 /// What a lookup found.
 #[derive(Debug)]
 pub enum Lookup {
-    /// Serve with `ttl` seconds left; `prefetch` asks the caller to refresh in background.
+    /// Serve it so; `prefetch` asks the caller to refresh in the background.
     Fresh {
         answer: Arc<Answer>,
-        ttl: u32,
+        serve: Serve,
         prefetch: bool,
     },
     /// Expired but inside the stale window: serve only if upstreams fail.
@@ -118,7 +122,11 @@ impl Cache {
             e.prefetching |= prefetch;
             return Lookup::Fresh {
                 answer: e.answer.clone(),
-                ttl,
+                serve: Serve::Cached {
+                    age: age_s,
+                    entry_ttl: e.ttl,
+                    cap: self.policy.cap(),
+                },
                 prefetch,
             };
         }
@@ -134,8 +142,9 @@ impl Cache {
         }
     }
 
-    /// Stores an answer under the policy's TTL; returns that TTL, None if not cacheable.
-    pub fn insert(&mut self, key: &[u8], answer: Arc<Answer>, now: Instant) -> Option<u32> {
+    /// Stores an answer for the policy's TTL; returns how to serve it now, None if it is
+    /// not cacheable (then serve it as received).
+    pub fn insert(&mut self, key: &[u8], answer: Arc<Answer>, now: Instant) -> Option<Serve> {
         let ttl = self.policy.ttl_for(&answer)?;
         let size = entry_bytes(key, &answer);
         if size > self.policy.max_bytes {
@@ -160,7 +169,11 @@ impl Cache {
             self.bytes -= entry_bytes(&k, &old.answer);
             self.evictions += 1;
         }
-        Some(ttl)
+        Some(Serve::Cached {
+            age: 0,
+            entry_ttl: ttl,
+            cap: self.policy.cap(),
+        })
     }
 
     /// Lets a failed prefetch be tried again on a later hit.

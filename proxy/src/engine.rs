@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::answer::{Answer, Kind};
-use crate::cache::{Cache, Lookup, STALE_TTL};
+use crate::answer::{Answer, Kind, Serve};
+use crate::cache::{Cache, Lookup};
 use crate::lock;
 use crate::metrics::{Metrics, Proto};
 use crate::upstream::Pool;
@@ -26,11 +26,11 @@ pub struct EngineConfig {
     pub log_queries: bool,
 }
 
-/// An answer ready to render, with the TTL to serve it with.
+/// An answer ready to render, with how to set its TTLs.
 #[derive(Clone)]
 struct Resolved {
     answer: Arc<Answer>,
-    ttl: u32,
+    serve: Serve,
 }
 
 /// What the listener should do with a datagram or TCP message.
@@ -116,11 +116,11 @@ impl Engine {
         match lookup {
             Lookup::Fresh {
                 answer,
-                ttl,
+                serve,
                 prefetch,
             } => {
                 self.metrics.cache_hits.fetch_add(1, Relaxed);
-                self.render(&answer, buf, &q, ttl, proto, out);
+                self.render(&answer, buf, &q, serve, proto, out);
                 if prefetch {
                     self.metrics.prefetches.fetch_add(1, Relaxed);
                     self.spawn_refresh(key, q.recursion_desired());
@@ -131,7 +131,7 @@ impl Engine {
             // RFC 8767: with no upstream healthy, answer stale at once and refresh behind.
             Lookup::Stale(answer) if !self.pool.any_healthy() => {
                 self.metrics.stale_answers.fetch_add(1, Relaxed);
-                self.render(&answer, buf, &q, STALE_TTL, proto, out);
+                self.render(&answer, buf, &q, Serve::Stale, proto, out);
                 self.spawn_refresh(key, q.recursion_desired());
                 self.log(buf, &q, proto, answer.rcode, "stale", Duration::ZERO);
                 return Fast::Reply;
@@ -174,13 +174,13 @@ impl Engine {
                         self.metrics.stale_answers.fetch_add(1, Relaxed);
                         Resolved {
                             answer: stale,
-                            ttl: STALE_TTL,
+                            serve: Serve::Stale,
                         }
                     }
                 }
             }
         };
-        self.render(&r.answer, &p.query, &p.q, r.ttl, proto, out);
+        self.render(&r.answer, &p.query, &p.q, r.serve, proto, out);
         self.log(
             &p.query,
             &p.q,
@@ -191,12 +191,12 @@ impl Engine {
         );
     }
 
-    fn render(&self, a: &Answer, buf: &[u8], q: &Query, ttl: u32, proto: Proto, out: &mut Vec<u8>) {
+    fn render(&self, a: &Answer, buf: &[u8], q: &Query, s: Serve, proto: Proto, out: &mut Vec<u8>) {
         let limit = match proto {
             Proto::Udp => q.udp_limit(),
             Proto::Tcp => u16::MAX as usize,
         };
-        a.render(buf, q, ttl, limit, out);
+        a.render(buf, q, s, limit, out);
         if out[2] & (wire::FLAG_TC >> 8) as u8 != 0 {
             self.metrics.truncated.fetch_add(1, Relaxed);
         }
@@ -225,7 +225,7 @@ impl Engine {
                 self.metrics.overloaded.fetch_add(1, Relaxed);
                 return Resolved {
                     answer: Arc::new(Answer::servfail(key)),
-                    ttl: 0,
+                    serve: Serve::AsReceived,
                 };
             } else {
                 m.insert(key.into(), Vec::new());
@@ -236,7 +236,7 @@ impl Engine {
             self.metrics.coalesced.fetch_add(1, Relaxed);
             return rx.await.unwrap_or_else(|_| Resolved {
                 answer: Arc::new(Answer::servfail(key)),
-                ttl: 0,
+                serve: Serve::AsReceived,
             });
         }
         self.metrics.inflight.fetch_add(1, Relaxed);
@@ -269,8 +269,11 @@ impl Engine {
         let mut cache = lock(&self.cache);
         if let Some(a) = answer.filter(|a| a.kind != Kind::Failure) {
             let a = Arc::new(a);
-            let ttl = cache.insert(key, a.clone(), now).unwrap_or(0);
-            return Resolved { answer: a, ttl };
+            let serve = cache.insert(key, a.clone(), now);
+            return Resolved {
+                answer: a,
+                serve: serve.unwrap_or(Serve::AsReceived),
+            };
         }
         // Every upstream failed or answered SERVFAIL: stale beats an error (RFC 8767).
         match cache.get(key, now) {
@@ -278,14 +281,17 @@ impl Engine {
                 self.metrics.stale_answers.fetch_add(1, Relaxed);
                 Resolved {
                     answer: a,
-                    ttl: STALE_TTL,
+                    serve: Serve::Stale,
                 }
             }
-            Lookup::Fresh { answer, ttl, .. } => Resolved { answer, ttl },
+            Lookup::Fresh { answer, serve, .. } => Resolved { answer, serve },
             Lookup::Miss => {
                 let a = Arc::new(Answer::servfail(key));
                 cache.insert(key, a.clone(), now);
-                Resolved { answer: a, ttl: 0 }
+                Resolved {
+                    answer: a,
+                    serve: Serve::AsReceived,
+                }
             }
         }
     }

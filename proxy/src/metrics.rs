@@ -82,6 +82,7 @@ pub struct Metrics {
     pub stale_answers: AtomicU64,
     pub prefetches: AtomicU64,
     pub hedges: AtomicU64,
+    pub retransmits: AtomicU64,
     pub coalesced: AtomicU64,
     pub inflight: AtomicU64,
     pub overloaded: AtomicU64,
@@ -127,7 +128,7 @@ impl Metrics {
                 n.load(Relaxed)
             );
         }
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 12] = [
             (
                 "cache_hits_total",
                 "Answers served from cache.",
@@ -152,6 +153,11 @@ impl Metrics {
                 "hedged_queries_total",
                 "Extra upstream queries sent because the first was slow or failed.",
                 &self.hedges,
+            ),
+            (
+                "upstream_retransmits_total",
+                "Upstream queries sent again because every upstream asked stayed silent.",
+                &self.retransmits,
             ),
             (
                 "coalesced_queries_total",

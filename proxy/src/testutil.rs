@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::{A, SOA, TXT};
+use hickory_proto::rr::rdata::{A, CNAME, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 pub fn name(s: &str) -> Name {
@@ -63,6 +63,18 @@ pub fn soa(zone: &str, ttl: u32, minimum: u32) -> Record {
     Record::from_rdata(name(zone), ttl, RData::SOA(rdata))
 }
 
+pub fn cname(owner: &str, ttl: u32, target: &str) -> Record {
+    Record::from_rdata(name(owner), ttl, RData::CNAME(CNAME(name(target))))
+}
+
+pub fn srv(owner: &str, ttl: u32, target: &str) -> Record {
+    Record::from_rdata(
+        name(owner),
+        ttl,
+        RData::SRV(SRV::new(0, 10, 80, name(target))),
+    )
+}
+
 /// A response to `qname`/`qtype` with the given sections, optionally with an OPT record.
 pub fn response(
     id: u16,
@@ -73,6 +85,21 @@ pub fn response(
     authorities: Vec<Record>,
     edns: bool,
 ) -> Vec<u8> {
+    response_with_additional(id, qname, qtype, rcode, answers, authorities, vec![], edns)
+}
+
+/// `response` with an additional section too.
+#[allow(clippy::too_many_arguments)]
+pub fn response_with_additional(
+    id: u16,
+    qname: &str,
+    qtype: RecordType,
+    rcode: ResponseCode,
+    answers: Vec<Record>,
+    authorities: Vec<Record>,
+    additionals: Vec<Record>,
+    edns: bool,
+) -> Vec<u8> {
     let mut m = Message::new(id, MessageType::Response, OpCode::Query);
     m.metadata.recursion_desired = true;
     m.metadata.recursion_available = true;
@@ -81,6 +108,7 @@ pub fn response(
     m.add_query(Query::query(name(qname), qtype));
     m.add_answers(answers);
     m.add_authorities(authorities);
+    m.add_additionals(additionals);
     if edns {
         let mut e = Edns::new();
         e.set_max_payload(1232);

@@ -49,6 +49,8 @@ pub enum WireError {
     QuestionCount(u16),
     #[error("more than one OPT record")]
     DuplicateOpt,
+    #[error("an OPT record outside the additional section")]
+    MisplacedOpt,
 }
 
 /// What to do with a query that cannot be served.
@@ -335,33 +337,91 @@ pub fn write_error(buf: &[u8], q: Option<&Query>, code: u16, out: &mut Vec<u8>) 
     let flags =
         FLAG_QR | (client_flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | FLAG_RA | (code & 0xF);
     put_u16(out, 2, flags);
-    let wants_opt = code > 0xF || q.is_some_and(|q| q.edns.is_some());
+    // RFC 6891 §7: a query that carried OPT gets OPT back, even when it was refused.
+    let edns = match q {
+        Some(q) => q.edns,
+        None => sniff_edns(buf),
+    };
     if let Some(q) = q {
         out.extend_from_slice(&buf[HEADER_LEN..q.question_end()]);
         put_u16(out, 4, 1);
     }
-    if wants_opt {
-        push_opt(out, q.is_some_and(|q| q.dnssec_ok()), (code >> 4) as u8);
+    if code > 0xF || edns.is_some() {
+        push_opt(out, edns.is_some_and(|e| e.dnssec_ok), (code >> 4) as u8);
         put_u16(out, 10, 1);
     }
 }
 
-/// A walked response: what the cache needs to store and age it.
+/// The first well-formed OPT record of a message that did not parse as a query, if the
+/// walk gets that far: for the OPT an error reply must carry.
+fn sniff_edns(buf: &[u8]) -> Option<Edns> {
+    let [qd, an, ns, ar] = counts(buf).ok()?;
+    let mut off = HEADER_LEN;
+    for _ in 0..qd {
+        off = skip_name(buf, off).ok()? + 4;
+    }
+    for i in 0..(an as u32 + ns as u32 + ar as u32) {
+        let rr = read_rr(buf, off).ok()?;
+        if rr.rtype == TYPE_OPT && i >= an as u32 + ns as u32 && buf[rr.start] == 0 {
+            let ttl = u32_at(buf, rr.ttl_off).ok()?;
+            return Some(Edns {
+                udp_size: rr.class,
+                dnssec_ok: ttl & DO_BIT != 0,
+            });
+        }
+        off = rr.end;
+    }
+    None
+}
+
+/// One record of a walked response (never OPT): where its TTL sits, where it ends, the TTL
+/// it was received with, and whether it closes its RRset (the unit RFC 2181 §9 lets a
+/// server leave out of the additional section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordPos {
+    pub ttl_off: u16,
+    pub end: u16,
+    /// As received; for an SOA in the authority section min(TTL, MINIMUM) (RFC 2308 §3).
+    pub ttl: u32,
+    pub flags: u8,
+}
+
+impl RecordPos {
+    /// The last record of its RRset (an RRSIG counts with the set it follows).
+    pub const RRSET_END: u8 = 1;
+    /// An SOA in the authority section: in a negative answer, its TTL is the negative TTL.
+    pub const AUTHORITY_SOA: u8 = 2;
+
+    pub fn is(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// A walked response: what the cache needs to store, age and trim it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseScan {
     /// Full RCODE (header bits plus OPT's extended bits).
     pub rcode: u16,
-    pub answers: u16,
-    /// Byte offsets of every TTL field except OPT's.
-    pub ttl_offsets: Vec<u16>,
-    /// Smallest TTL in the answer section.
-    pub min_answer_ttl: Option<u32>,
+    pub qtype: u16,
+    /// Records in the answer, authority and additional sections, OPT not counted.
+    pub counts: [u16; 3],
+    /// Every record but OPT, in wire order.
+    pub records: Vec<RecordPos>,
+    /// Whether the answer section holds a record of the question's type (or the question
+    /// is for CNAME or ANY): a positive answer. A CNAME chain without one is NODATA.
+    pub answers_qtype: bool,
+    /// Smallest TTL of any record (RFC 2181 §8: a TTL with the top bit set counts as 0).
+    pub min_ttl: Option<u32>,
     /// RFC 2308: min(SOA TTL, SOA MINIMUM) from the authority section.
     pub soa_negative_ttl: Option<u32>,
     /// Where the OPT record sits, so the cache can store the message without it.
     pub opt: Option<Range<usize>>,
     pub question_end: usize,
 }
+
+const TYPE_CNAME: u16 = 5;
+const TYPE_RRSIG: u16 = 46;
+const TYPE_ANY: u16 = 255;
 
 /// Walks every record of a response. Fails on anything that does not parse.
 pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
@@ -370,46 +430,140 @@ pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
         return Err(WireError::QuestionCount(qd));
     }
     let flags = u16_at(buf, 2)?;
-    let mut off = skip_name(buf, HEADER_LEN)? + 4;
-    if off > buf.len() {
+    let qname_end = skip_name(buf, HEADER_LEN)?;
+    let qtype = u16_at(buf, qname_end)?;
+    let mut off = qname_end + 4;
+    if off > buf.len() || buf.len() > u16::MAX as usize {
         return Err(WireError::Truncated(off));
     }
     let question_end = off;
+    let total = an as usize + ns as usize + ar as usize;
     let mut scan = ResponseScan {
         rcode: flags & 0xF,
-        answers: an,
-        ttl_offsets: Vec::with_capacity((an as usize + ns as usize + ar as usize).min(64)),
-        min_answer_ttl: None,
+        qtype,
+        counts: [an, ns, ar],
+        records: Vec::with_capacity(total.min(64)),
+        answers_qtype: false,
+        min_ttl: None,
         soa_negative_ttl: None,
         opt: None,
         question_end,
     };
-    for i in 0..(an as u32 + ns as u32 + ar as u32) {
+    // (section, owner offset, type) of the record before, to find RRset ends.
+    let mut prev: Option<(u8, usize, u16)> = None;
+    for i in 0..total {
+        let section = if i < an as usize {
+            0
+        } else if i < an as usize + ns as usize {
+            1
+        } else {
+            2
+        };
         let rr = read_rr(buf, off)?;
+        off = rr.end;
         if rr.rtype == TYPE_OPT {
+            if section != 2 {
+                return Err(WireError::MisplacedOpt);
+            }
             if scan.opt.is_some() {
                 return Err(WireError::DuplicateOpt);
             }
             scan.rcode |= (buf[rr.ttl_off] as u16) << 4;
             scan.opt = Some(rr.start..rr.end);
-        } else {
-            let ttl = u32_at(buf, rr.ttl_off)?;
-            // RFC 2181 §8: a TTL with the top bit set means zero.
-            let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
-            if i < an as u32 {
-                scan.min_answer_ttl = Some(scan.min_answer_ttl.map_or(ttl, |m| m.min(ttl)));
-            } else if i < an as u32 + ns as u32 && rr.rtype == TYPE_SOA {
-                let rdata_end = skip_name(buf, skip_name(buf, rr.rdata)?)?;
-                let minimum = u32_at(buf, rdata_end + 16)?;
-                scan.soa_negative_ttl = Some(ttl.min(minimum));
-            }
-            let _ = rr.class;
-            scan.ttl_offsets
-                .push(u16::try_from(rr.ttl_off).map_err(|_| WireError::Truncated(off))?);
+            scan.counts[2] -= 1;
+            continue;
         }
-        off = rr.end;
+        let raw = u32_at(buf, rr.ttl_off)?;
+        let mut ttl = if raw > i32::MAX as u32 { 0 } else { raw };
+        let mut flags = 0;
+        if section == 0 && (rr.rtype == qtype || qtype == TYPE_CNAME || qtype == TYPE_ANY) {
+            scan.answers_qtype = true;
+        }
+        if section == 1 && rr.rtype == TYPE_SOA {
+            let rdata_end = skip_name(buf, skip_name(buf, rr.rdata)?)?;
+            ttl = ttl.min(u32_at(buf, rdata_end + 16)?);
+            scan.soa_negative_ttl = Some(scan.soa_negative_ttl.map_or(ttl, |m| m.min(ttl)));
+            flags |= RecordPos::AUTHORITY_SOA;
+        }
+        scan.min_ttl = Some(scan.min_ttl.map_or(ttl, |m| m.min(ttl)));
+        // This record starts a new RRset unless it has the section, owner and type of the
+        // one before (an RRSIG joins the set it follows).
+        let same_set = prev.is_some_and(|(s, owner, t)| {
+            s == section
+                && (t == rr.rtype || rr.rtype == TYPE_RRSIG)
+                && names_equal(buf, owner, rr.start)
+        });
+        if !same_set {
+            if let Some(last) = scan.records.last_mut() {
+                last.flags |= RecordPos::RRSET_END;
+            }
+        }
+        let set_type = match prev {
+            Some((_, _, t)) if same_set => t,
+            _ => rr.rtype,
+        };
+        prev = Some((section, rr.start, set_type));
+        scan.records.push(RecordPos {
+            ttl_off: rr.ttl_off as u16,
+            end: rr.end as u16,
+            ttl,
+            flags,
+        });
+    }
+    if let Some(last) = scan.records.last_mut() {
+        last.flags |= RecordPos::RRSET_END;
     }
     Ok(scan)
+}
+
+/// Whether two (possibly compressed) names in one message are equal, ignoring ASCII case.
+/// A malformed name is equal to nothing.
+pub fn names_equal(buf: &[u8], a: usize, b: usize) -> bool {
+    let (mut a, mut b) = (a, b);
+    // Enough steps for a 255-byte name plus a pointer per label; more means a loop.
+    for _ in 0..256 {
+        a = match follow(buf, a) {
+            Some(x) => x,
+            None => return false,
+        };
+        b = match follow(buf, b) {
+            Some(x) => x,
+            None => return false,
+        };
+        let (Some(&la), Some(&lb)) = (buf.get(a), buf.get(b)) else {
+            return false;
+        };
+        if la != lb || la & 0xC0 != 0 {
+            return false;
+        }
+        if la == 0 {
+            return true;
+        }
+        let n = la as usize;
+        match (buf.get(a + 1..a + 1 + n), buf.get(b + 1..b + 1 + n)) {
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => {}
+            _ => return false,
+        }
+        a += n + 1;
+        b += n + 1;
+    }
+    false
+}
+
+/// Follows compression pointers at `off` to a label; None on a bad pointer or a loop.
+fn follow(buf: &[u8], mut off: usize) -> Option<usize> {
+    for _ in 0..64 {
+        let b = *buf.get(off)?;
+        if b & 0xC0 != 0xC0 {
+            return Some(off);
+        }
+        let target = (((b & 0x3F) as usize) << 8) | *buf.get(off + 1)? as usize;
+        if target >= off {
+            return None;
+        }
+        off = target;
+    }
+    None
 }
 
 /// Why an upstream answer was not accepted for our query.

@@ -108,9 +108,20 @@ fn ttl_counts_down_then_goes_stale_then_away() {
     let t0 = Instant::now();
     let k = key("www.example");
     assert!(matches!(c.get(&k, t0), Lookup::Miss));
-    assert_eq!(c.insert(&k, positive("www.example.", 100), t0), Some(100));
+    assert!(matches!(
+        c.insert(&k, positive("www.example.", 100), t0),
+        Some(Serve::Cached {
+            age: 0,
+            entry_ttl: 100,
+            ..
+        })
+    ));
     match c.get(&k, t0 + secs(40)) {
-        Lookup::Fresh { ttl, prefetch, .. } => assert_eq!((ttl, prefetch), (60, false)),
+        Lookup::Fresh {
+            serve: Serve::Cached { age, entry_ttl, .. },
+            prefetch,
+            ..
+        } => assert_eq!((age, entry_ttl, prefetch), (40, 100, false)),
         other => panic!("{other:?}"),
     }
     assert!(

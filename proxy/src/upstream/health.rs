@@ -181,6 +181,22 @@ impl Health {
     }
 }
 
+/// The shortest wait before a query is sent again: below it, a slow answer (a busy node, a
+/// replica warming its cache) would be mistaken for a lost one.
+const RETRANSMIT_MIN: Duration = Duration::from_millis(50);
+/// The longest: a query budget is 1.5 s by default, so a later resend would come too late.
+const RETRANSMIT_MAX: Duration = Duration::from_millis(800);
+
+impl Health {
+    /// How long to wait before sending a query to this upstream again, after `resent`
+    /// resends: the hedge delay (SRTT + 4 RTTVAR) but at least `RETRANSMIT_MIN`, doubled
+    /// per resend as RFC 1035 §4.2.1 and TCP's RTO back off.
+    pub fn retransmit_interval(&self, now: Instant, p: &HealthPolicy, resent: u32) -> Duration {
+        let base = self.hedge_delay(now, p).max(RETRANSMIT_MIN);
+        (base * 2u32.saturating_pow(resent.min(8))).min(RETRANSMIT_MAX)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +234,27 @@ mod tests {
             p.hedge_max,
             "slow upstream clamps to the cap"
         );
+    }
+
+    #[test]
+    fn retransmission_backs_off_from_the_rtt() {
+        let p = HealthPolicy::default();
+        let mut h = Health::default();
+        for _ in 0..50 {
+            h.on_success(t0(), ms(2));
+        }
+        assert_eq!(
+            h.retransmit_interval(t0(), &p, 0),
+            ms(50),
+            "never below 50 ms"
+        );
+        assert_eq!(h.retransmit_interval(t0(), &p, 1), ms(100), "doubles");
+        assert_eq!(h.retransmit_interval(t0(), &p, 30), ms(800), "capped");
+        for _ in 0..50 {
+            h.on_success(t0(), ms(120));
+        }
+        let slow = h.retransmit_interval(t0(), &p, 0);
+        assert!(slow >= ms(119), "from the RTT: {slow:?}");
     }
 
     #[test]

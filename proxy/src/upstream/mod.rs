@@ -23,6 +23,8 @@ use select::Candidate;
 
 /// Upstreams beyond this are ignored (the tried-set is a 64-bit mask).
 pub const MAX_UPSTREAMS: usize = 64;
+/// Resends of one question once every upstream has been asked.
+pub const MAX_RETRANSMITS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
@@ -180,7 +182,10 @@ impl Pool {
     }
 
     /// Resolves one question: asks the best upstream, and the next best whenever the
-    /// current ones are past their hedge delay or have failed. The first valid answer wins;
+    /// current ones are past their hedge delay or have failed. Once every candidate has been
+    /// asked, a query still unanswered is sent again (a lost datagram is normal on a busy
+    /// node) to the best upstream still silent, at an interval from its RTT that doubles,
+    /// at most `MAX_RETRANSMITS` times (RFC 1035 §4.2.1). The first valid answer wins;
     /// SERVFAIL and REFUSED are kept only as a last resort while others may do better.
     /// The caller bounds the whole call with its query budget.
     pub async fn forward(self: &Arc<Self>, key: &[u8], rd: bool) -> Result<Vec<u8>, ForwardError> {
@@ -189,27 +194,43 @@ impl Pool {
             return Err(ForwardError::NoUpstreams);
         }
         let key: Arc<[u8]> = Arc::from(key);
-        let (tx, mut rx) = mpsc::channel::<Attempt>(set.len());
-        let mut tried = 0u64;
+        let (tx, mut rx) = mpsc::channel::<(usize, Attempt)>(set.len() + MAX_RETRANSMITS as usize);
+        // Bit sets of upstreams asked, and of those that have answered or failed.
+        let (mut tried, mut done) = (0u64, 0u64);
         let mut outstanding = 0usize;
+        let mut retransmits = 0u32;
         let mut last_resort = None;
-        // When to ask one more upstream; None once every candidate has been asked.
+        // When to ask one more upstream; None once nothing more is worth sending.
         let mut next = Some(Instant::now());
         loop {
             if next.is_some_and(|t| t <= Instant::now()) || (outstanding == 0 && next.is_some()) {
-                match self.pick(&set, tried) {
-                    Some(i) => {
-                        tried |= 1 << i;
-                        if outstanding > 0 {
-                            self.metrics.hedges.fetch_add(1, Relaxed);
-                        }
-                        outstanding += 1;
-                        let hedge = lock(&set[i].health)
-                            .hedge_delay(std::time::Instant::now(), &self.cfg.health);
-                        next = Some(Instant::now() + hedge);
-                        self.spawn_attempt(set[i].clone(), key.clone(), rd, tx.clone());
+                next = None;
+                let fresh = self.pick(&set, tried);
+                // Nothing new to ask: resend to an upstream asked and still silent.
+                let resend = || {
+                    self.pick(&set, !(tried & !done))
+                        .filter(|_| retransmits < MAX_RETRANSMITS)
+                };
+                if let Some(i) = fresh.or_else(resend) {
+                    let now = std::time::Instant::now();
+                    if fresh.is_none() {
+                        retransmits += 1;
+                        self.metrics.retransmits.fetch_add(1, Relaxed);
+                    } else if outstanding > 0 {
+                        self.metrics.hedges.fetch_add(1, Relaxed);
                     }
-                    None => next = None,
+                    tried |= 1 << i;
+                    outstanding += 1;
+                    self.spawn_attempt(i, set[i].clone(), key.clone(), rd, tx.clone());
+                    // Hedge while others are left to ask; else the retransmission interval.
+                    let others_left = self.pick(&set, tried).is_some();
+                    let h = lock(&set[i].health);
+                    let wait = if others_left {
+                        h.hedge_delay(now, &self.cfg.health)
+                    } else {
+                        h.retransmit_interval(now, &self.cfg.health, retransmits)
+                    };
+                    next = Some(Instant::now() + wait);
                 }
             }
             if outstanding == 0 {
@@ -222,19 +243,22 @@ impl Pool {
                 },
                 None => rx.recv().await,
             };
+            let Some((i, got)) = got else {
+                return last_resort.ok_or(ForwardError::AllFailed);
+            };
             outstanding -= 1;
-            match got {
-                Some(Ok(resp)) => {
-                    let rc = (resp[3] & 0xF) as u16;
-                    if rc != wire::rcode::SERVFAIL && rc != wire::rcode::REFUSED {
-                        return Ok(resp);
-                    }
-                    last_resort = Some(resp);
-                    next = next.map(|_| Instant::now());
+            done |= 1 << i;
+            if let Ok(resp) = got {
+                let rc = (resp[3] & 0xF) as u16;
+                if rc != wire::rcode::SERVFAIL && rc != wire::rcode::REFUSED {
+                    return Ok(resp);
                 }
-                // A failure: ask the next one now rather than at the hedge delay.
-                Some(Err(_)) => next = next.map(|_| Instant::now()),
-                None => return last_resort.ok_or(ForwardError::AllFailed),
+                last_resort = Some(resp);
+            }
+            // A failure or an error answer: ask the next one now rather than at the hedge
+            // delay; with none left, wait for the others as planned.
+            if next.is_some() && self.pick(&set, tried).is_some() {
+                next = Some(Instant::now());
             }
         }
     }
@@ -243,10 +267,11 @@ impl Pool {
     /// first, so a silent upstream still collects its timeouts and is marked down.
     fn spawn_attempt(
         self: &Arc<Self>,
+        index: usize,
         up: Arc<Upstream>,
         key: Arc<[u8]>,
         rd: bool,
-        tx: mpsc::Sender<Attempt>,
+        tx: mpsc::Sender<(usize, Attempt)>,
     ) {
         lock(&up.health).inflight += 1;
         let pool = self.clone();
@@ -259,7 +284,7 @@ impl Pool {
             .await
             .unwrap_or(Err(ExchangeError::Timeout));
             pool.record(&up, &r, start.elapsed());
-            let _ = tx.try_send(r);
+            let _ = tx.try_send((index, r));
         });
     }
 

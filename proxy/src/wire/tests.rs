@@ -178,6 +178,73 @@ fn errors_echo_id_question_and_edns() {
 }
 
 #[test]
+fn refusals_of_an_edns_query_carry_opt() {
+    // RFC 6891 §7: FORMERR, NOTIMP and BADVERS to a query with OPT carry OPT too.
+    let edns = testutil::query(7, "x.example.", RecordType::A, Some((1232, true)));
+    let two_questions = {
+        use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+        let mut m = Message::new(7, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(testutil::name("x.example."), RecordType::A));
+        m.add_query(Query::query(testutil::name("y.example."), RecordType::A));
+        let mut e = Edns::new();
+        e.set_dnssec_ok(true);
+        m.set_edns(e);
+        m.to_vec().unwrap()
+    };
+    let mut notify = edns.clone();
+    notify[2] |= 4 << 3;
+    let mut version1 = edns.clone();
+    let opt_ttl = version1.len() - 6;
+    version1[opt_ttl + 1] = 1;
+    for (what, buf, code) in [
+        ("two questions", &two_questions, rcode::FORMERR),
+        ("opcode NOTIFY", &notify, rcode::NOTIMP),
+        ("EDNS version 1", &version1, rcode::BADVERS),
+    ] {
+        let Err(Reject::Respond(got)) = parse_query(buf) else {
+            panic!("{what}: not refused");
+        };
+        assert_eq!(got, code, "{what}");
+        let mut out = Vec::new();
+        write_error(buf, None, got, &mut out);
+        let m = parse(&out);
+        let e = m.edns.as_ref().unwrap_or_else(|| panic!("{what}: no OPT"));
+        assert!(e.flags().dnssec_ok, "{what}: DO echoed");
+        assert_eq!(u16::from(m.metadata.response_code), code, "{what}");
+    }
+    // Without OPT in the query, none in the reply.
+    let plain = testutil::query(7, "x.example.", RecordType::A, None);
+    let mut out = Vec::new();
+    write_error(&plain, None, rcode::FORMERR, &mut out);
+    assert!(parse(&out).edns.is_none());
+}
+
+#[test]
+fn rrsets_end_where_owner_or_type_changes() {
+    let buf = testutil::response(
+        1,
+        "www.example.",
+        RecordType::A,
+        ResponseCode::NoError,
+        vec![
+            testutil::a("www.example.", 60, [192, 0, 2, 1]),
+            testutil::a("WWW.example.", 60, [192, 0, 2, 2]),
+            testutil::txt("www.example.", 60, "t"),
+            testutil::a("other.example.", 60, [192, 0, 2, 3]),
+        ],
+        vec![],
+        false,
+    );
+    let s = scan_response(&buf).unwrap();
+    let ends: Vec<bool> = s
+        .records
+        .iter()
+        .map(|r| r.is(RecordPos::RRSET_END))
+        .collect();
+    assert_eq!(ends, [false, true, true, true]);
+}
+
+#[test]
 fn scan_finds_ttls_soa_and_opt() {
     let buf = testutil::response(
         1,
@@ -191,7 +258,12 @@ fn scan_finds_ttls_soa_and_opt() {
     let s = scan_response(&buf).unwrap();
     assert_eq!(s.rcode, rcode::NXDOMAIN);
     assert_eq!(s.soa_negative_ttl, Some(60), "min(SOA TTL, MINIMUM)");
-    assert_eq!(s.ttl_offsets.len(), 1, "OPT's TTL field is not a TTL");
+    assert_eq!(s.records.len(), 1, "OPT is not a record with a TTL");
+    assert_eq!(s.counts, [0, 1, 0], "OPT is not counted");
+    assert_eq!(
+        s.records[0].ttl, 60,
+        "an authority SOA's TTL is min(TTL, MINIMUM)"
+    );
     assert!(s.opt.is_some());
     let stripped = without_opt(&buf, s.opt.as_ref().unwrap());
     let m = parse(&stripped);
@@ -211,11 +283,11 @@ fn scan_finds_ttls_soa_and_opt() {
         false,
     );
     let s = scan_response(&buf).unwrap();
-    assert_eq!(s.min_answer_ttl, Some(20));
-    assert_eq!(s.answers, 2);
-    for off in &s.ttl_offsets {
-        let ttl = u32_at(&buf, *off as usize).unwrap();
-        assert!(ttl == 300 || ttl == 20);
+    assert_eq!(s.min_ttl, Some(20));
+    assert_eq!(s.counts, [2, 0, 0]);
+    assert!(s.answers_qtype);
+    for r in &s.records {
+        assert_eq!(u32_at(&buf, r.ttl_off as usize).unwrap(), r.ttl);
     }
 }
 
