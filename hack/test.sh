@@ -25,6 +25,7 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
@@ -46,3 +47,7 @@ if rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1; then
 else
   echo "NOT VERIFIED: the x86_64-unknown-linux-musl target could not be installed with rustup here" >&2
 fi
+
+# Coverage-guided fuzzing (cargo fuzz, libFuzzer on the nightly toolchain), 60 s a target.
+echo "== fuzzing"
+bash hack/fuzz.sh 60

@@ -54,6 +54,8 @@ impl Answer {
     /// failure, never cached.
     pub fn from_upstream(buf: &[u8]) -> Result<Answer, WireError> {
         let first = wire::scan_response(buf)?;
+        // Trailing bytes after the last record are no part of the answer.
+        let buf = &buf[..first.end];
         let (wire, scan) = match &first.opt {
             Some(opt) => {
                 let stripped = wire::without_opt(buf, opt);

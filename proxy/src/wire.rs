@@ -49,7 +49,7 @@ pub enum WireError {
     QuestionCount(u16),
     #[error("more than one OPT record")]
     DuplicateOpt,
-    #[error("an OPT record outside the additional section")]
+    #[error("an OPT record that is not the last record")]
     MisplacedOpt,
 }
 
@@ -152,6 +152,66 @@ pub fn skip_name(buf: &[u8], mut off: usize) -> Result<usize, WireError> {
             _ => return Err(WireError::BadName(off)),
         }
     }
+}
+
+/// Walks a name that may be compressed, checking that every pointer points at the start
+/// of a label already seen in a name of this message (`labels`, offsets in increasing
+/// order, to which this name's own labels are added) and that the whole is at most 255
+/// bytes; returns the offset just after the name where it is written. A pointer anywhere
+/// else (into a TTL, a header, rdata that is not a name) would change meaning when the
+/// proxy rewrites TTLs or cuts the message; with this rule neither can break a name.
+fn check_name(buf: &[u8], start: usize, labels: &mut Vec<u16>) -> Result<usize, WireError> {
+    let (mut off, mut end, mut len) = (start, None, 0usize);
+    loop {
+        let b = *buf.get(off).ok_or(WireError::Truncated(off))?;
+        match b & 0xC0 {
+            0x00 if b == 0 => return Ok(end.unwrap_or(off + 1)),
+            0x00 => {
+                len += b as usize + 1;
+                if len > 255 {
+                    return Err(WireError::BadName(start));
+                }
+                if end.is_none() {
+                    labels.push(off as u16);
+                }
+                off += b as usize + 1;
+            }
+            0xC0 => {
+                let lo = *buf.get(off + 1).ok_or(WireError::Truncated(off))?;
+                let target = ((b as usize & 0x3F) << 8) | lo as usize;
+                if target >= off || labels.binary_search(&(target as u16)).is_err() {
+                    return Err(WireError::BadName(off));
+                }
+                end.get_or_insert(off + 2);
+                off = target;
+            }
+            _ => return Err(WireError::BadName(off)),
+        }
+    }
+}
+
+/// Checks the names inside a record's data for the types whose names may be compressed
+/// (RFC 1035 §3.3, MX and SRV as their servers write them); other data is opaque.
+fn check_rdata_names(buf: &[u8], rr: &Rr, labels: &mut Vec<u16>) -> Result<(), WireError> {
+    let name_at = match rr.rtype {
+        2 | 5 | 12 | 39 => 0,
+        15 => 2,
+        33 => 6,
+        TYPE_SOA => {
+            let second = check_name(buf, rr.rdata, labels)?;
+            let end = check_name(buf, second, labels)?;
+            return if end + 20 == rr.end {
+                Ok(())
+            } else {
+                Err(WireError::Truncated(rr.rdata))
+            };
+        }
+        _ => return Ok(()),
+    };
+    if rr.rdata + name_at >= rr.end || check_name(buf, rr.rdata + name_at, labels)? != rr.end {
+        return Err(WireError::BadName(rr.rdata));
+    }
+    Ok(())
 }
 
 /// A question name: plain labels only (no compression), at most 255 bytes.
@@ -417,6 +477,8 @@ pub struct ResponseScan {
     /// Where the OPT record sits, so the cache can store the message without it.
     pub opt: Option<Range<usize>>,
     pub question_end: usize,
+    /// Where the last record ends: bytes after it are not part of the message.
+    pub end: usize,
 }
 
 const TYPE_CNAME: u16 = 5;
@@ -430,7 +492,9 @@ pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
         return Err(WireError::QuestionCount(qd));
     }
     let flags = u16_at(buf, 2)?;
-    let qname_end = skip_name(buf, HEADER_LEN)?;
+    // Where every label of every name checked so far starts: what a pointer may point at.
+    let mut labels = Vec::with_capacity(32);
+    let qname_end = check_name(buf, HEADER_LEN, &mut labels)?;
     let qtype = u16_at(buf, qname_end)?;
     let mut off = qname_end + 4;
     if off > buf.len() || buf.len() > u16::MAX as usize {
@@ -448,6 +512,7 @@ pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
         soa_negative_ttl: None,
         opt: None,
         question_end,
+        end: question_end,
     };
     // (section, owner offset, type) of the record before, to find RRset ends.
     let mut prev: Option<(u8, usize, u16)> = None;
@@ -459,10 +524,12 @@ pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
         } else {
             2
         };
+        check_name(buf, off, &mut labels)?;
         let rr = read_rr(buf, off)?;
         off = rr.end;
         if rr.rtype == TYPE_OPT {
-            if section != 2 {
+            // Last, so that taking it out moves nothing a pointer could point at.
+            if section != 2 || i + 1 != total {
                 return Err(WireError::MisplacedOpt);
             }
             if scan.opt.is_some() {
@@ -473,6 +540,7 @@ pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
             scan.counts[2] -= 1;
             continue;
         }
+        check_rdata_names(buf, &rr, &mut labels)?;
         let raw = u32_at(buf, rr.ttl_off)?;
         let mut ttl = if raw > i32::MAX as u32 { 0 } else { raw };
         let mut flags = 0;
@@ -513,6 +581,7 @@ pub fn scan_response(buf: &[u8]) -> Result<ResponseScan, WireError> {
     if let Some(last) = scan.records.last_mut() {
         last.flags |= RecordPos::RRSET_END;
     }
+    scan.end = off;
     Ok(scan)
 }
 
