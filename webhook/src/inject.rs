@@ -212,6 +212,9 @@ pub fn decide(
         "upstreams": ups.iter().map(IpAddr::to_string).collect::<Vec<_>>(),
         "settings": tuning.applied,
     });
+    if !after.get("metadata").is_some_and(Value::is_object) {
+        after["metadata"] = json!({});
+    }
     if !after["metadata"]
         .get("annotations")
         .is_some_and(Value::is_object)
@@ -236,8 +239,13 @@ fn add(path: &str, value: Value) -> PatchOperation {
 }
 
 /// The pod's annotations, dnsPolicy and securityContext, where present, at their paths.
+/// `metadata` is in the view only when the pod has it, so a pod sent without it (which the
+/// fuzzer found) gets an op that adds it rather than one that cannot apply.
 fn view(pod: &Value) -> Value {
-    let mut v = json!({"metadata": {}, "spec": {}});
+    let mut v = json!({"spec": {}});
+    if pod.get("metadata").is_some_and(Value::is_object) {
+        v["metadata"] = json!({});
+    }
     if let Some(a) = pod["metadata"].get("annotations") {
         v["metadata"]["annotations"] = a.clone();
     }

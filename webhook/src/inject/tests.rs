@@ -435,15 +435,11 @@ fn shapes_that_are_not_pods_are_skipped_not_panicked_on() {
         let out = decide_in(&pod, "ns");
         assert_eq!(out.decision, Decision::Skip(Skip::NotPodCreate), "{pod}");
     }
-    let out = decide(
-        &json!({"spec": {}}),
-        "ns",
-        &settings(),
-        &ups(),
-        UpstreamSource::Watched,
-    );
-    assert!(
-        matches!(out.decision, Decision::Inject { .. }),
-        "a minimal pod is fine"
-    );
+    // A minimal pod is fine, and (found by the admission fuzz target) one without metadata,
+    // or with null metadata, gets a patch that applies: it adds the metadata it annotates.
+    for pod in [json!({"spec": {}}), json!({"spec": {}, "metadata": null})] {
+        let out = decide_in(&pod, "ns");
+        let (_, after) = injected(&pod, &out);
+        assert!(after["metadata"]["annotations"][annotations::STATUS].is_string());
+    }
 }
