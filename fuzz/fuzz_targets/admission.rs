@@ -6,15 +6,22 @@
 use base64::Engine;
 use clap::Parser;
 use dns_sidecar_webhook::config::Args;
-use dns_sidecar_webhook::inject::UpstreamSource;
+use dns_sidecar_webhook::inject::{Settings, UpstreamSource};
 use dns_sidecar_webhook::review::review;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+/// The webhook's defaults, as its flags give them (parsed once: clap costs more than a review).
+fn settings() -> &'static Settings {
+    static S: OnceLock<Settings> = OnceLock::new();
+    S.get_or_init(|| Args::parse_from(["dns-sidecar-webhook"]).settings())
+}
 
 fuzz_target!(|data: &[u8]| {
-    let settings = Args::parse_from(["dns-sidecar-webhook"]).settings();
+    let settings = settings();
     let ups = ["10.96.0.11".parse().unwrap()];
-    let _ = review(data, &settings, &ups, UpstreamSource::Watched);
+    let _ = review(data, settings, &ups, UpstreamSource::Watched);
     let Ok(pod) = serde_json::from_slice::<Value>(data) else {
         return;
     };
@@ -31,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     });
     let r = review(
         &serde_json::to_vec(&body).unwrap(),
-        &settings,
+        settings,
         &ups,
         UpstreamSource::Static,
     )
