@@ -1,0 +1,136 @@
+//! When to ask which upstream for one question, as a state machine with no I/O and no
+//! clock of its own: the forwarding loop feeds it events (a deadline passed, an answer with
+//! its RCODE, a failure) and carries out the action it returns (ask upstream i, wait until
+//! t, take the answer, give up). The rules: ask the best upstream; ask the next best as well
+//! when the ones asked are past their hedge delay, or at once when one failed or answered
+//! SERVFAIL or REFUSED (kept as a last resort); once every candidate has been asked, resend
+//! to the best one still silent at the retransmission interval, at most `MAX_RETRANSMITS`
+//! times. The caller's query budget bounds the whole.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Resends of one question once every upstream has been asked.
+pub const MAX_RETRANSMITS: u32 = 3;
+
+/// What happened since the last step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The time the last `Wait` named has come.
+    Deadline,
+    /// Upstream `i` answered with this RCODE.
+    Answer { upstream: usize, rcode: u16 },
+    /// Upstream `i` failed (timeout, refusal, I/O error).
+    Failure { upstream: usize },
+}
+
+/// What the loop should do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send the question to upstream `upstream`; `resend` when it was asked before.
+    Ask { upstream: usize, resend: bool },
+    /// Wait for an answer, or until `until` (then feed `Event::Deadline`).
+    Wait { until: Option<Instant> },
+    /// The answer just fed is the one to use.
+    Done,
+    /// Nothing more to try: use the last SERVFAIL or REFUSED if any, else fail.
+    GiveUp,
+}
+
+/// The choices the machine needs from the pool: the health-aware pick, and the delays.
+pub trait Chooser {
+    /// The best upstream not in `exclude` (a bit set), if any is worth a packet.
+    fn pick(&mut self, exclude: u64) -> Option<usize>;
+    /// How long to wait on upstream `i` just asked: its hedge delay while `others_left`,
+    /// else its retransmission interval after `resent` resends.
+    fn wait(&self, i: usize, others_left: bool, resent: u32) -> Duration;
+}
+
+#[derive(Debug, Default)]
+pub struct Attempts {
+    /// Bit sets of upstreams asked, and of those that have answered or failed.
+    tried: u64,
+    done: u64,
+    outstanding: usize,
+    retransmits: u32,
+    /// When to ask one more upstream; None once nothing more is worth sending.
+    next: Option<Instant>,
+    started: bool,
+}
+
+impl Attempts {
+    pub fn new() -> Attempts {
+        Attempts::default()
+    }
+
+    /// Takes one event (None to start, and after an `Ask`) and says what to do next.
+    pub fn step(&mut self, now: Instant, event: Option<Event>, c: &mut dyn Chooser) -> Action {
+        if !self.started {
+            self.started = true;
+            self.next = Some(now);
+        }
+        match event {
+            None | Some(Event::Deadline) => {}
+            Some(Event::Answer { upstream, rcode }) => {
+                self.settle(upstream);
+                if rcode != crate::wire::rcode::SERVFAIL && rcode != crate::wire::rcode::REFUSED {
+                    return Action::Done;
+                }
+                self.hurry(now, c);
+            }
+            Some(Event::Failure { upstream }) => {
+                self.settle(upstream);
+                self.hurry(now, c);
+            }
+        }
+        let due = self.next.is_some_and(|t| t <= now);
+        if due || (self.outstanding == 0 && self.next.is_some()) {
+            self.next = None;
+            let fresh = c.pick(self.tried);
+            let silent = self.tried & !self.done;
+            let resend = if fresh.is_none() && self.retransmits < MAX_RETRANSMITS {
+                c.pick(!silent)
+            } else {
+                None
+            };
+            if let Some(i) = fresh.or(resend) {
+                let resend = fresh.is_none();
+                self.retransmits += resend as u32;
+                self.tried |= 1 << i;
+                self.outstanding += 1;
+                let others_left = c.pick(self.tried).is_some();
+                self.next = Some(now + c.wait(i, others_left, self.retransmits));
+                return Action::Ask {
+                    upstream: i,
+                    resend,
+                };
+            }
+        }
+        if self.outstanding == 0 {
+            return Action::GiveUp;
+        }
+        Action::Wait { until: self.next }
+    }
+
+    /// Whether more than one upstream was asked before this one (a hedge, for metrics).
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    fn settle(&mut self, upstream: usize) {
+        self.outstanding = self.outstanding.saturating_sub(1);
+        self.done |= 1 << upstream;
+    }
+
+    /// After a failure or an error answer: ask the next one now rather than at the hedge
+    /// delay; with none left, wait for the others as planned.
+    fn hurry(&mut self, now: Instant, c: &mut dyn Chooser) {
+        if self.next.is_some() && c.pick(self.tried).is_some() {
+            self.next = Some(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! The pool: the current set of replicas (replaced as discovery finds others, keeping the
+//! health of those that stay) and the forwarding loop that carries out the attempt plan.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Notify};
+use tokio::time::{sleep_until, timeout, Instant};
+
+use super::attempts::{Action, Attempts, Chooser, Event, MAX_RETRANSMITS};
+use super::health::HealthPolicy;
+use super::select::{self, Candidate};
+use super::{ExchangeError, ForwardError, Upstream, MAX_UPSTREAMS};
+use crate::lock;
+use crate::metrics::Metrics;
+use crate::wire;
+
+/// The pool's health and selection rules, as the attempt plan asks for them.
+struct PoolChooser<'a> {
+    pool: &'a Pool,
+    set: &'a [Arc<Upstream>],
+}
+
+impl Chooser for PoolChooser<'_> {
+    fn pick(&mut self, exclude: u64) -> Option<usize> {
+        self.pool.pick(self.set, exclude)
+    }
+
+    fn wait(&self, i: usize, others_left: bool, resent: u32) -> Duration {
+        let (h, p) = (lock(&self.set[i].health), &self.pool.cfg.health);
+        let now = std::time::Instant::now();
+        if others_left {
+            h.hedge_delay(now, p)
+        } else {
+            h.retransmit_interval(now, p, resent)
+        }
+    }
+}
+
+/// Settings the pool runs with, from the command line.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub health: HealthPolicy,
+    pub attempt_timeout: Duration,
+    pub tcp: bool,
+}
+
+pub struct Pool {
+    set: RwLock<Arc<[Arc<Upstream>]>>,
+    pub(super) cfg: PoolConfig,
+    pub(super) down: Notify,
+    metrics: Arc<Metrics>,
+}
+
+type Attempt = Result<Vec<u8>, ExchangeError>;
+
+impl Pool {
+    pub fn new(addrs: &[SocketAddr], cfg: PoolConfig, metrics: Arc<Metrics>) -> Arc<Pool> {
+        let pool = Arc::new(Pool {
+            set: RwLock::new(Arc::from(Vec::new())),
+            cfg,
+            down: Notify::new(),
+            metrics,
+        });
+        pool.set_upstreams(addrs);
+        pool
+    }
+
+    pub fn snapshot(&self) -> Arc<[Arc<Upstream>]> {
+        self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the upstream set, keeping the health of upstreams that stay.
+    pub fn set_upstreams(&self, addrs: &[SocketAddr]) {
+        let old = self.snapshot();
+        let mut new: Vec<Arc<Upstream>> = Vec::with_capacity(addrs.len());
+        for a in addrs.iter().take(MAX_UPSTREAMS) {
+            if new.iter().any(|u| u.addr == *a) {
+                continue;
+            }
+            let up = old.iter().find(|u| u.addr == *a).cloned();
+            new.push(up.unwrap_or_else(|| Arc::new(Upstream::new(*a))));
+        }
+        *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::from(new);
+        self.down.notify_one();
+    }
+
+    pub fn any_up(&self) -> bool {
+        self.snapshot().iter().any(|u| lock(&u.health).is_up())
+    }
+
+    /// Whether some upstream is up with no recent failure: when none is, a stale answer is
+    /// served at once instead of waiting on replicas that are probably gone.
+    pub fn any_healthy(&self) -> bool {
+        self.snapshot().iter().any(|u| {
+            let h = lock(&u.health);
+            h.is_up() && h.fails == 0
+        })
+    }
+
+    fn pick(&self, set: &[Arc<Upstream>], tried: u64) -> Option<usize> {
+        let mut cands = [Candidate {
+            up: false,
+            score: 0.0,
+            fails: 0,
+        }; MAX_UPSTREAMS];
+        let now = std::time::Instant::now();
+        for (c, u) in cands.iter_mut().zip(set) {
+            let h = lock(&u.health);
+            *c = Candidate {
+                up: h.is_up(),
+                score: h.score(now),
+                fails: h.fails,
+            };
+        }
+        select::pick(&cands[..set.len()], tried, rand::random(), rand::random())
+    }
+
+    /// Resolves one question, asking upstreams as `attempts::Attempts` decides (hedging,
+    /// moving on from failures, resending to a silent one). The first valid answer wins;
+    /// SERVFAIL and REFUSED are kept only as a last resort while others may do better.
+    /// The caller bounds the whole call with its query budget.
+    pub async fn forward(self: &Arc<Self>, key: &[u8], rd: bool) -> Result<Vec<u8>, ForwardError> {
+        let set = self.snapshot();
+        if set.is_empty() {
+            return Err(ForwardError::NoUpstreams);
+        }
+        let key: Arc<[u8]> = Arc::from(key);
+        let (tx, mut rx) = mpsc::channel::<(usize, Attempt)>(set.len() + MAX_RETRANSMITS as usize);
+        let mut plan = Attempts::new();
+        let mut chooser = PoolChooser {
+            pool: self,
+            set: &set,
+        };
+        let (mut event, mut answer, mut last_resort) = (None, None, None);
+        loop {
+            match plan.step(Instant::now(), event.take(), &mut chooser) {
+                Action::Ask { upstream, resend } => {
+                    if resend {
+                        self.metrics.retransmits.fetch_add(1, Relaxed);
+                    } else if plan.outstanding() > 1 {
+                        self.metrics.hedges.fetch_add(1, Relaxed);
+                    }
+                    let up = set[upstream].clone();
+                    self.spawn_attempt(upstream, up, key.clone(), rd, tx.clone());
+                }
+                Action::Wait { until } => {
+                    let got = match until {
+                        Some(t) => tokio::select! {
+                            r = rx.recv() => r,
+                            _ = sleep_until(t) => {
+                                event = Some(Event::Deadline);
+                                continue;
+                            }
+                        },
+                        None => rx.recv().await,
+                    };
+                    let Some((upstream, got)) = got else {
+                        return last_resort.ok_or(ForwardError::AllFailed);
+                    };
+                    event = Some(match got {
+                        Ok(resp) => {
+                            let rcode = (resp[3] & 0xF) as u16;
+                            if rcode == wire::rcode::SERVFAIL || rcode == wire::rcode::REFUSED {
+                                last_resort = Some(resp);
+                            } else {
+                                answer = Some(resp);
+                            }
+                            Event::Answer { upstream, rcode }
+                        }
+                        Err(_) => Event::Failure { upstream },
+                    });
+                }
+                Action::Done => return answer.ok_or(ForwardError::AllFailed),
+                Action::GiveUp => return last_resort.ok_or(ForwardError::AllFailed),
+            }
+        }
+    }
+
+    /// Runs one attempt to completion even if the query is answered by another upstream
+    /// first, so a silent upstream still collects its timeouts and is marked down.
+    fn spawn_attempt(
+        self: &Arc<Self>,
+        index: usize,
+        up: Arc<Upstream>,
+        key: Arc<[u8]>,
+        rd: bool,
+        tx: mpsc::Sender<(usize, Attempt)>,
+    ) {
+        lock(&up.health).inflight += 1;
+        let pool = self.clone();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let r = timeout(
+                pool.cfg.attempt_timeout,
+                up.exchange(&key, rd, pool.cfg.tcp),
+            )
+            .await
+            .unwrap_or(Err(ExchangeError::Timeout));
+            pool.record(&up, &r, start.elapsed());
+            let _ = tx.try_send((index, r));
+        });
+    }
+
+    fn record(&self, up: &Upstream, r: &Attempt, rtt: Duration) {
+        let mut h = lock(&up.health);
+        h.inflight = h.inflight.saturating_sub(1);
+        match r {
+            Ok(_) => {
+                h.on_success(std::time::Instant::now(), rtt);
+                up.stats.rtt.observe(rtt);
+            }
+            Err(e) => {
+                up.stats.failures.fetch_add(1, Relaxed);
+                let refused = matches!(e, ExchangeError::Refused);
+                let down = h.on_failure(std::time::Instant::now(), refused, &self.cfg.health);
+                drop(h);
+                if down {
+                    log::warn!("upstream {} marked down: {e}", up.addr);
+                }
+                // Wake the prober: this upstream now has a probe scheduled.
+                self.down.notify_one();
+            }
+        }
+    }
+}

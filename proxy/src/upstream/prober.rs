@@ -1,0 +1,69 @@
+//! The prober: active health checks that bring a failing or down replica back.
+
+use std::sync::Arc;
+
+use tokio::time::{sleep_until, timeout, Instant};
+
+use super::{ExchangeError, Pool};
+use crate::lock;
+
+impl Pool {
+    /// Probes failing and down upstreams with `. IN NS` (as CoreDNS's forward plugin
+    /// does), backing off while they stay silent. Sleeps while no upstream is failing.
+    pub async fn run_prober(self: Arc<Self>) {
+        const PROBE_KEY: [u8; 6] = [0, 0, 2, 0, 1, 0];
+        loop {
+            let now = std::time::Instant::now();
+            let mut earliest: Option<std::time::Instant> = None;
+            for up in self.snapshot().iter() {
+                let mut h = lock(&up.health);
+                let Some(pr) = h.probe.as_mut() else { continue };
+                if pr.at > now {
+                    earliest = Some(earliest.map_or(pr.at, |e| e.min(pr.at)));
+                    continue;
+                }
+                // Not again before this probe has had its time.
+                pr.at = now + self.cfg.attempt_timeout + pr.backoff;
+                drop(h);
+                let (pool, up) = (self.clone(), up.clone());
+                tokio::spawn(async move {
+                    let start = Instant::now();
+                    let r = timeout(
+                        pool.cfg.attempt_timeout,
+                        up.exchange(&PROBE_KEY, false, pool.cfg.tcp),
+                    )
+                    .await
+                    .unwrap_or(Err(ExchangeError::Timeout));
+                    let mut h = lock(&up.health);
+                    match r {
+                        Ok(_) => {
+                            if !h.is_up() {
+                                log::info!("upstream {} is back up", up.addr);
+                            }
+                            h.on_probe_success(std::time::Instant::now(), start.elapsed());
+                        }
+                        Err(e) => {
+                            let refused = matches!(e, ExchangeError::Refused);
+                            if h.on_probe_failure(
+                                std::time::Instant::now(),
+                                refused,
+                                &pool.cfg.health,
+                            ) {
+                                log::warn!("upstream {} marked down after a probe: {e}", up.addr);
+                            }
+                        }
+                    }
+                    drop(h);
+                    pool.down.notify_one();
+                });
+            }
+            match earliest {
+                Some(t) => tokio::select! {
+                    _ = sleep_until(t.into()) => {}
+                    _ = self.down.notified() => {}
+                },
+                None => self.down.notified().await,
+            }
+        }
+    }
+}

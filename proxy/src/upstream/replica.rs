@@ -1,0 +1,64 @@
+//! One upstream replica: its address, health, kept TCP connections and counters, and one
+//! exchange with it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use super::health::Health;
+use super::{tcp, udp, ExchangeError};
+use crate::lock;
+use crate::metrics::Histogram;
+use crate::wire;
+
+/// Per-upstream counters for /metrics.
+#[derive(Default)]
+pub struct UpstreamStats {
+    pub rtt: Histogram,
+    pub failures: AtomicU64,
+    pub mismatches: AtomicU64,
+    pub tcp_connections: AtomicU64,
+}
+
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub(super) health: Mutex<Health>,
+    tcp: tcp::TcpConns,
+    pub stats: UpstreamStats,
+}
+
+impl Upstream {
+    pub(super) fn new(addr: SocketAddr) -> Upstream {
+        Upstream {
+            addr,
+            health: Mutex::new(Health::default()),
+            tcp: tcp::TcpConns::default(),
+            stats: UpstreamStats::default(),
+        }
+    }
+
+    pub fn health(&self) -> Health {
+        lock(&self.health).clone()
+    }
+
+    /// One exchange: UDP unless told TCP, and TCP again when the UDP answer is truncated.
+    pub(super) async fn exchange(
+        &self,
+        key: &[u8],
+        rd: bool,
+        tcp: bool,
+    ) -> Result<Vec<u8>, ExchangeError> {
+        let mut query = Vec::with_capacity(key.len() + wire::HEADER_LEN + wire::OPT_LEN);
+        let id = rand::random::<u16>();
+        wire::build_upstream_query(key, id, rd, &mut query);
+        if !tcp {
+            let resp = udp::exchange(self.addr, &query, id, key, &self.stats.mismatches).await?;
+            if resp[2] & (wire::FLAG_TC >> 8) as u8 == 0 {
+                return Ok(resp);
+            }
+        }
+        self.tcp
+            .exchange(self.addr, &query, key, &self.stats.tcp_connections)
+            .await
+    }
+}
