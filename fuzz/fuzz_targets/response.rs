@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dns_sidecar_proxy::answer::Answer;
-use dns_sidecar_proxy::cache::{Cache, CachePolicy, Lookup};
+use dns_sidecar_proxy::cache::{Cache, CachePolicy, CacheRead};
 use dns_sidecar_proxy::wire;
 use libfuzzer_sys::fuzz_target;
 
@@ -52,8 +52,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(stats.entries, stored.is_some() as usize);
     for later in [0u64, 30, 3000, 100_000] {
         match cache.get(&key, t0 + Duration::from_secs(later)) {
-            Lookup::Fresh { answer: a, .. } | Lookup::Stale(a) => assert!(Arc::ptr_eq(&a, &answer)),
-            Lookup::Miss => {}
+            CacheRead::Fresh { answer: a, .. } | CacheRead::Stale(a) => assert!(Arc::ptr_eq(&a, &answer)),
+            CacheRead::Miss => {}
         }
     }
     assert_eq!(cache.stats().bytes == 0, cache.stats().entries == 0);

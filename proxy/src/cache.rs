@@ -59,7 +59,7 @@ struct Entry {
 
 /// What a lookup found.
 #[derive(Debug)]
-pub enum Lookup {
+pub enum CacheRead {
     /// Serve it so; `prefetch` asks the caller to refresh in the background.
     Fresh {
         answer: Arc<Answer>,
@@ -107,9 +107,9 @@ impl Cache {
         }
     }
 
-    pub fn get(&mut self, key: &[u8], now: Instant) -> Lookup {
+    pub fn get(&mut self, key: &[u8], now: Instant) -> CacheRead {
         let Some(e) = self.lru.get_mut(key) else {
-            return Lookup::Miss;
+            return CacheRead::Miss;
         };
         let age = now.saturating_duration_since(e.stored);
         let age_s = age.as_secs().min(u32::MAX as u64) as u32;
@@ -120,7 +120,7 @@ impl Cache {
                 && e.ttl >= MIN_PREFETCH_TTL
                 && ttl as u64 * 10 <= e.ttl as u64;
             e.prefetching |= prefetch;
-            return Lookup::Fresh {
+            return CacheRead::Fresh {
                 answer: e.answer.clone(),
                 serve: Serve::Cached {
                     age: age_s,
@@ -133,11 +133,11 @@ impl Cache {
         let expired_for = age - Duration::from_secs(e.ttl as u64);
         match self.policy.stale_window {
             Some(w) if expired_for <= w && e.answer.kind != Kind::Failure => {
-                Lookup::Stale(e.answer.clone())
+                CacheRead::Stale(e.answer.clone())
             }
             _ => {
                 self.remove(key);
-                Lookup::Miss
+                CacheRead::Miss
             }
         }
     }

@@ -15,7 +15,7 @@ use crate::wire;
 
 /// What one round of lookups (A and AAAA) learned.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Lookup {
+pub enum RoundResult {
     /// Some addresses, sorted and without duplicates.
     Found(Vec<SocketAddr>),
     /// Every lookup was answered (NOERROR or NXDOMAIN) with no address: no ready replica.
@@ -46,16 +46,16 @@ pub fn addresses(answer: &[u8], port: u16) -> Option<Vec<SocketAddr>> {
 }
 
 /// Folds the per-type results (None for a failed lookup) into one round's outcome.
-pub fn combine(results: &[Option<Vec<SocketAddr>>]) -> Lookup {
+pub fn combine(results: &[Option<Vec<SocketAddr>>]) -> RoundResult {
     let mut found: Vec<SocketAddr> = results.iter().flatten().flatten().copied().collect();
     found.sort();
     found.dedup();
     if !found.is_empty() {
-        Lookup::Found(found)
+        RoundResult::Found(found)
     } else if results.iter().all(Option::is_some) {
-        Lookup::Empty
+        RoundResult::Empty
     } else {
-        Lookup::Failed
+        RoundResult::Failed
     }
 }
 
@@ -63,16 +63,16 @@ pub fn combine(results: &[Option<Vec<SocketAddr>>]) -> Lookup {
 /// up; when all of it is down, the configured upstreams join it, so a sidecar whose
 /// discovered replicas all vanished can still reach the cluster's DNS.
 pub fn next_set(
-    outcome: &Lookup,
+    outcome: &RoundResult,
     current: &[SocketAddr],
     configured: &[SocketAddr],
     any_up: bool,
 ) -> Vec<SocketAddr> {
     match outcome {
-        Lookup::Found(v) => v.clone(),
-        Lookup::Empty => configured.to_vec(),
-        Lookup::Failed if any_up => current.to_vec(),
-        Lookup::Failed => {
+        RoundResult::Found(v) => v.clone(),
+        RoundResult::Empty => configured.to_vec(),
+        RoundResult::Failed if any_up => current.to_vec(),
+        RoundResult::Failed => {
             let mut v = current.to_vec();
             v.extend(configured.iter().filter(|a| !current.contains(a)));
             v
@@ -91,7 +91,7 @@ pub async fn run(pool: Arc<Pool>, d: Discover, configured: Vec<SocketAddr>) {
             }
         }
         let outcome = combine(&results);
-        if outcome == Lookup::Failed {
+        if outcome == RoundResult::Failed {
             log::warn!("--discover {}: lookup failed", d.name);
         }
         let next = next_set(&outcome, &current, &configured, pool.any_up());
@@ -147,39 +147,39 @@ mod tests {
         let a = Some(vec![sa("10.0.0.3:53"), sa("10.0.0.2:53")]);
         assert_eq!(
             combine(&[a.clone(), None]),
-            Lookup::Found(vec![sa("10.0.0.2:53"), sa("10.0.0.3:53")]),
+            RoundResult::Found(vec![sa("10.0.0.2:53"), sa("10.0.0.3:53")]),
             "an AAAA timeout does not lose the A records"
         );
-        assert_eq!(combine(&[Some(vec![]), Some(vec![])]), Lookup::Empty);
-        assert_eq!(combine(&[Some(vec![]), None]), Lookup::Failed);
+        assert_eq!(combine(&[Some(vec![]), Some(vec![])]), RoundResult::Empty);
+        assert_eq!(combine(&[Some(vec![]), None]), RoundResult::Failed);
     }
 
     #[test]
     fn the_set_follows_answers_and_survives_failed_lookups() {
         let configured = [sa("10.96.0.10:53")];
         let current = [sa("10.0.0.2:53"), sa("10.0.0.3:53")];
-        let found = Lookup::Found(vec![sa("10.0.0.4:53")]);
+        let found = RoundResult::Found(vec![sa("10.0.0.4:53")]);
         assert_eq!(
             next_set(&found, &current, &configured, true),
             vec![sa("10.0.0.4:53")]
         );
         assert_eq!(
-            next_set(&Lookup::Empty, &current, &configured, true),
+            next_set(&RoundResult::Empty, &current, &configured, true),
             configured.to_vec(),
             "no ready replica: back to the configured upstreams"
         );
         assert_eq!(
-            next_set(&Lookup::Failed, &current, &configured, true),
+            next_set(&RoundResult::Failed, &current, &configured, true),
             current.to_vec(),
             "a lost packet keeps the replicas and their health"
         );
         assert_eq!(
-            next_set(&Lookup::Failed, &current, &configured, false),
+            next_set(&RoundResult::Failed, &current, &configured, false),
             vec![sa("10.0.0.2:53"), sa("10.0.0.3:53"), sa("10.96.0.10:53")],
             "all down and no answer: the configured ones join"
         );
         assert_eq!(
-            next_set(&Lookup::Failed, &configured, &configured, false),
+            next_set(&RoundResult::Failed, &configured, &configured, false),
             configured.to_vec(),
             "no duplicates"
         );

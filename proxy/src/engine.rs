@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::answer::{Answer, Kind, Serve};
-use crate::cache::{Cache, Lookup};
+use crate::cache::{Cache, CacheRead};
 use crate::lock;
 use crate::metrics::{Metrics, Proto};
 use crate::upstream::Pool;
@@ -33,14 +33,14 @@ struct Resolved {
     serve: Serve,
 }
 
-/// What the listener should do with a datagram or TCP message.
-pub enum Fast {
-    /// `out` holds the answer.
-    Reply,
-    /// Say nothing.
-    Drop,
-    /// Resolve upstream (in a task), then reply.
-    Miss(Pending),
+/// What the inline step (in the listener, no I/O) did with a datagram or TCP message.
+pub enum Inline {
+    /// Answered: `out` holds the reply (a hit, stale, or an error the proxy made).
+    Replied,
+    /// Nothing to say (not a query, or no header).
+    Dropped,
+    /// Not answerable from the cache: resolve upstream (in a task), then reply.
+    Resolve(Pending),
 }
 
 pub struct Pending {
@@ -93,17 +93,17 @@ impl Engine {
     }
 
     /// Answers from cache, or says why not. Never blocks on I/O.
-    pub fn answer_cached(self: &Arc<Self>, buf: &[u8], proto: Proto, out: &mut Vec<u8>) -> Fast {
+    pub fn answer_cached(self: &Arc<Self>, buf: &[u8], proto: Proto, out: &mut Vec<u8>) -> Inline {
         let q = match wire::parse_query(buf) {
             Ok(q) => q,
             Err(r) => {
                 self.metrics.malformed.fetch_add(1, Relaxed);
                 return match r {
-                    Reject::Drop => Fast::Drop,
+                    Reject::Drop => Inline::Dropped,
                     Reject::Respond(code) => {
                         wire::write_error(buf, None, code, out);
                         self.metrics.response(code);
-                        Fast::Reply
+                        Inline::Replied
                     }
                 };
             }
@@ -114,7 +114,7 @@ impl Engine {
         let lookup = lock(&self.cache).get(key, Instant::now());
         let mut stale = None;
         match lookup {
-            Lookup::Fresh {
+            CacheRead::Fresh {
                 answer,
                 serve,
                 prefetch,
@@ -126,18 +126,18 @@ impl Engine {
                     self.spawn_refresh(key, q.recursion_desired());
                 }
                 self.log(buf, &q, proto, answer.rcode, "hit", Duration::ZERO);
-                return Fast::Reply;
+                return Inline::Replied;
             }
             // RFC 8767: with no upstream healthy, answer stale at once and refresh behind.
-            Lookup::Stale(answer) if !self.pool.any_healthy() => {
+            CacheRead::Stale(answer) if !self.pool.any_healthy() => {
                 self.metrics.stale_answers.fetch_add(1, Relaxed);
                 self.render(&answer, buf, &q, Serve::Stale, proto, out);
                 self.spawn_refresh(key, q.recursion_desired());
                 self.log(buf, &q, proto, answer.rcode, "stale", Duration::ZERO);
-                return Fast::Reply;
+                return Inline::Replied;
             }
-            Lookup::Stale(answer) => stale = Some(answer),
-            Lookup::Miss => {}
+            CacheRead::Stale(answer) => stale = Some(answer),
+            CacheRead::Miss => {}
         }
         self.metrics.cache_misses.fetch_add(1, Relaxed);
         if self.pending.fetch_add(1, Relaxed) >= self.cfg.max_inflight * 8 {
@@ -145,9 +145,9 @@ impl Engine {
             self.metrics.overloaded.fetch_add(1, Relaxed);
             wire::write_error(buf, Some(&q), wire::rcode::SERVFAIL, out);
             self.metrics.response(wire::rcode::SERVFAIL);
-            return Fast::Reply;
+            return Inline::Replied;
         }
-        Fast::Miss(Pending {
+        Inline::Resolve(Pending {
             query: buf.into(),
             key: key.into(),
             q,
@@ -277,15 +277,15 @@ impl Engine {
         }
         // Every upstream failed or answered SERVFAIL: stale beats an error (RFC 8767).
         match cache.get(key, now) {
-            Lookup::Stale(a) => {
+            CacheRead::Stale(a) => {
                 self.metrics.stale_answers.fetch_add(1, Relaxed);
                 Resolved {
                     answer: a,
                     serve: Serve::Stale,
                 }
             }
-            Lookup::Fresh { answer, serve, .. } => Resolved { answer, serve },
-            Lookup::Miss => {
+            CacheRead::Fresh { answer, serve, .. } => Resolved { answer, serve },
+            CacheRead::Miss => {
                 let a = Arc::new(Answer::servfail(key));
                 cache.insert(key, a.clone(), now);
                 Resolved {

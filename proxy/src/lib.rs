@@ -2,6 +2,8 @@
 //! (`cache`, `answer`) and upstream choice (`upstream::health`, `upstream::select`) are pure
 //! and unit-tested; `engine`, `server`, `upstream` and `admin` are the I/O around them.
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod answer;
 pub mod app;

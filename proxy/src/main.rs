@@ -1,5 +1,7 @@
 //! `dns-sidecar-proxy`: parse flags, build the runtime, run.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -466,14 +466,14 @@ impl Cluster {
     }
 
     /// One lookup through glibc in the pod, as an application does it (`getent ahosts`).
-    pub fn getent(&self, name: &str) -> Lookup {
+    pub fn getent(&self, name: &str) -> GetentResult {
         let start = Instant::now();
         let out = Command::new("ip")
             .args(["netns", "exec", &self.pod, "getent", "ahosts", name])
             .stderr(Stdio::null())
             .output()
             .unwrap();
-        Lookup {
+        GetentResult {
             ok: out.status.success() && !out.stdout.is_empty(),
             took: start.elapsed(),
         }
@@ -529,7 +529,7 @@ impl Drop for Cluster {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Lookup {
+pub struct GetentResult {
     pub ok: bool,
     pub took: Duration,
 }
@@ -543,7 +543,7 @@ pub struct Summary {
     pub max: Duration,
 }
 
-pub fn summarize(ls: &[Lookup]) -> Summary {
+pub fn summarize(ls: &[GetentResult]) -> Summary {
     let mut t: Vec<Duration> = ls.iter().map(|l| l.took).collect();
     t.sort();
     Summary {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use dns_sidecar_tests::netns::{self, summarize, Cluster, Lookup, Summary};
+use dns_sidecar_tests::netns::{self, summarize, Cluster, GetentResult, Summary};
 use dns_sidecar_tests::{proxy_bin, wait_until};
 
 fn names(prefix: usize, n: usize) -> Vec<String> {
@@ -14,7 +14,7 @@ fn names(prefix: usize, n: usize) -> Vec<String> {
 }
 
 fn series(c: &Cluster, names: &[String]) -> Summary {
-    let ls: Vec<Lookup> = names.iter().map(|n| c.getent(n)).collect();
+    let ls: Vec<GetentResult> = names.iter().map(|n| c.getent(n)).collect();
     summarize(&ls)
 }
 

@@ -2,6 +2,8 @@
 //! and `sidecar` are pure and unit-tested; `review` is the AdmissionReview envelope;
 //! `server`, `tls` and `upstreams` are the I/O around them.
 
+#![forbid(unsafe_code)]
+
 pub mod annotations;
 pub mod config;
 pub mod dns_config;

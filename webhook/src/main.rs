@@ -1,5 +1,7 @@
 //! `dns-sidecar-webhook`: parse flags, load the certificate, find the upstreams, serve.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 use std::sync::Arc;
 

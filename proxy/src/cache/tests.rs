@@ -107,7 +107,7 @@ fn ttl_counts_down_then_goes_stale_then_away() {
     let mut c = Cache::new(policy());
     let t0 = Instant::now();
     let k = key("www.example");
-    assert!(matches!(c.get(&k, t0), Lookup::Miss));
+    assert!(matches!(c.get(&k, t0), CacheRead::Miss));
     assert!(matches!(
         c.insert(&k, positive("www.example.", 100), t0),
         Some(Serve::Cached {
@@ -117,7 +117,7 @@ fn ttl_counts_down_then_goes_stale_then_away() {
         })
     ));
     match c.get(&k, t0 + secs(40)) {
-        Lookup::Fresh {
+        CacheRead::Fresh {
             serve: Serve::Cached { age, entry_ttl, .. },
             prefetch,
             ..
@@ -125,15 +125,15 @@ fn ttl_counts_down_then_goes_stale_then_away() {
         other => panic!("{other:?}"),
     }
     assert!(
-        matches!(c.get(&k, t0 + secs(100)), Lookup::Stale(_)),
+        matches!(c.get(&k, t0 + secs(100)), CacheRead::Stale(_)),
         "expired: stale only"
     );
     assert!(
-        matches!(c.get(&k, t0 + secs(700)), Lookup::Stale(_)),
+        matches!(c.get(&k, t0 + secs(700)), CacheRead::Stale(_)),
         "end of the window"
     );
     assert!(
-        matches!(c.get(&k, t0 + secs(701)), Lookup::Miss),
+        matches!(c.get(&k, t0 + secs(701)), CacheRead::Miss),
         "past the window"
     );
     assert_eq!(c.stats().entries, 0, "and removed");
@@ -149,7 +149,7 @@ fn no_stale_when_disabled() {
     let t0 = Instant::now();
     let k = key("www.example");
     c.insert(&k, positive("www.example.", 10), t0);
-    assert!(matches!(c.get(&k, t0 + secs(10)), Lookup::Miss));
+    assert!(matches!(c.get(&k, t0 + secs(10)), CacheRead::Miss));
 }
 
 #[test]
@@ -158,8 +158,8 @@ fn failures_are_never_served_stale() {
     let t0 = Instant::now();
     let k = key("x");
     c.insert(&k, Arc::new(Answer::servfail(&k)), t0);
-    assert!(matches!(c.get(&k, t0 + secs(1)), Lookup::Fresh { .. }));
-    assert!(matches!(c.get(&k, t0 + secs(3)), Lookup::Miss));
+    assert!(matches!(c.get(&k, t0 + secs(1)), CacheRead::Fresh { .. }));
+    assert!(matches!(c.get(&k, t0 + secs(3)), CacheRead::Miss));
 }
 
 #[test]
@@ -168,8 +168,8 @@ fn prefetch_once_in_the_last_tenth() {
     let t0 = Instant::now();
     let k = key("hot.example");
     c.insert(&k, positive("hot.example.", 100), t0);
-    let pf = |l: Lookup| match l {
-        Lookup::Fresh { prefetch, .. } => prefetch,
+    let pf = |l: CacheRead| match l {
+        CacheRead::Fresh { prefetch, .. } => prefetch,
         other => panic!("{other:?}"),
     };
     assert!(!pf(c.get(&k, t0 + secs(89))));
@@ -200,10 +200,10 @@ fn lru_eviction_by_count() {
     let _ = c.get(&key("a"), t0); // a is now most recently used
     c.insert(&key("c"), positive("c.", 60), t0);
     assert!(
-        matches!(c.get(&key("b"), t0), Lookup::Miss),
+        matches!(c.get(&key("b"), t0), CacheRead::Miss),
         "least recently used went"
     );
-    assert!(matches!(c.get(&key("a"), t0), Lookup::Fresh { .. }));
+    assert!(matches!(c.get(&key("a"), t0), CacheRead::Fresh { .. }));
     assert_eq!(c.stats().evictions, 1);
     assert_eq!(c.stats().entries, 2);
 }

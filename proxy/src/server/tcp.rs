@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::timeout;
 
-use crate::engine::{Engine, Fast};
+use crate::engine::{Engine, Inline};
 use crate::metrics::Proto;
 
 /// Answers queued for one connection's writer.
@@ -58,13 +58,13 @@ async fn connection(stream: TcpStream, engine: Arc<Engine>, idle: Duration) {
             break;
         }
         match engine.answer_cached(&buf, Proto::Tcp, &mut out) {
-            Fast::Reply => {
+            Inline::Replied => {
                 if tx.send(framed(&out)).await.is_err() {
                     break;
                 }
             }
-            Fast::Drop => {}
-            Fast::Miss(p) => {
+            Inline::Dropped => {}
+            Inline::Resolve(p) => {
                 let (engine, tx) = (engine.clone(), tx.clone());
                 tokio::spawn(async move {
                     let mut out = Vec::with_capacity(512);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 
-use crate::engine::{Engine, Fast};
+use crate::engine::{Engine, Inline};
 use crate::metrics::Proto;
 
 /// Binds a UDP socket; `reuse` lets several sockets share the address.
@@ -35,11 +35,11 @@ pub async fn serve(sock: UdpSocket, engine: Arc<Engine>) {
             continue;
         };
         match engine.answer_cached(&buf[..n], Proto::Udp, &mut out) {
-            Fast::Reply => {
+            Inline::Replied => {
                 let _ = sock.send_to(&out, src).await;
             }
-            Fast::Drop => {}
-            Fast::Miss(p) => {
+            Inline::Dropped => {}
+            Inline::Resolve(p) => {
                 let (sock, engine) = (sock.clone(), engine.clone());
                 tokio::spawn(async move {
                     let mut out = Vec::with_capacity(512);

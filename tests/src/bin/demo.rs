@@ -6,14 +6,14 @@
 use std::io::Write;
 use std::time::Duration;
 
-use dns_sidecar_tests::netns::{self, summarize, Cluster, Lookup, Summary};
+use dns_sidecar_tests::netns::{self, summarize, Cluster, GetentResult, Summary};
 use dns_sidecar_tests::proxy_bin;
 
 struct Setup {
     label: &'static str,
     resolv: String,
     lookups: usize,
-    results: Vec<Lookup>,
+    results: Vec<GetentResult>,
 }
 
 fn ms(d: Duration) -> f64 {
