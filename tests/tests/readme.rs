@@ -59,3 +59,37 @@ fn every_flag_reads_its_environment_variable() {
         }
     }
 }
+
+/// README's layout names every module file of both product crates, so the map stays true.
+#[test]
+fn every_module_is_on_the_readme_map() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    for krate in ["proxy", "webhook"] {
+        let src = repo_root().join(krate).join("src");
+        let mut stack = vec![src.clone()];
+        let mut missing = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let path = e.unwrap().path();
+                let rel = path
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if rel.ends_with(".rs")
+                    && !rel.ends_with("tests.rs")
+                    && !rel.contains("/tests/")
+                    && !readme.contains(&format!("`{rel}`"))
+                {
+                    missing.push(rel);
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "{krate}/src files not in README's layout: {missing:?}"
+        );
+    }
+}
