@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use dns_sidecar_proxy::config::parse_duration;
+use dns_sidecar_ops::values::parse_duration;
 
 pub const PREFIX: &str = "dns-sidecar.io/";
 pub const INJECT: &str = "dns-sidecar.io/inject";

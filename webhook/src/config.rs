@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use dns_sidecar_proxy::config::parse_duration;
+use dns_sidecar_ops::values::parse_duration;
 
 use crate::annotations::is_quantity;
 use crate::dns_config::is_rfc1123_subdomain;
@@ -101,7 +101,7 @@ pub struct Args {
     pub upstreams: Vec<IpAddr>,
 
     /// Log level: error, warn, info or debug.
-    #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = dns_sidecar_proxy::config::parse_level)]
+    #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = dns_sidecar_ops::values::parse_level)]
     pub log_level: log::LevelFilter,
 }
 

@@ -14,7 +14,7 @@ use dns_sidecar_webhook::upstreams::{self, Upstreams};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    dns_sidecar_proxy::logger::init(args.log_level);
+    dns_sidecar_ops::logger::init(args.log_level);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use dns_sidecar_proxy::metrics::Histogram;
+use dns_sidecar_ops::histogram::Histogram;
 
 #[derive(Default)]
 pub struct Metrics {
