@@ -71,6 +71,33 @@ pub enum CacheRead {
     Miss,
 }
 
+/// What to do with an expired entry a lookup found (RFC 8767).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStale {
+    /// No upstream is free of recent failures: serve it now and refresh behind.
+    ServeAndRefresh,
+    /// Ask upstream; serve it if no fresh answer comes within the client response timer.
+    Resolve,
+}
+
+/// The serve-stale choice after a lookup.
+pub fn on_stale(any_upstream_healthy: bool) -> OnStale {
+    if any_upstream_healthy {
+        OnStale::Resolve
+    } else {
+        OnStale::ServeAndRefresh
+    }
+}
+
+/// What a resolution ends with, once the cache has had its say.
+#[derive(Debug)]
+pub struct Settled {
+    pub answer: Arc<Answer>,
+    pub serve: Serve,
+    /// Whether this is an expired answer served because upstreams failed.
+    pub stale: bool,
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CacheStats {
     pub entries: usize,
@@ -174,6 +201,36 @@ impl Cache {
             entry_ttl: ttl,
             cap: self.policy.cap(),
         })
+    }
+
+    /// Ends a resolution of `key` with what upstream gave (None: nothing usable in time).
+    /// An answer that is not a failure is stored and served. Otherwise stale beats an
+    /// error (RFC 8767): the expired entry if it is within the window, a fresh one if
+    /// another resolution stored it meanwhile, else a SERVFAIL, cached for --servfail-ttl.
+    pub fn settle(&mut self, key: &[u8], got: Option<Answer>, now: Instant) -> Settled {
+        if let Some(a) = got.filter(|a| a.kind != Kind::Failure) {
+            let a = Arc::new(a);
+            let serve = self.insert(key, a.clone(), now);
+            return Settled {
+                answer: a,
+                serve: serve.unwrap_or(Serve::AsReceived),
+                stale: false,
+            };
+        }
+        let (answer, serve, stale) = match self.get(key, now) {
+            CacheRead::Stale(a) => (a, Serve::Stale, true),
+            CacheRead::Fresh { answer, serve, .. } => (answer, serve, false),
+            CacheRead::Miss => {
+                let a = Arc::new(Answer::servfail(key));
+                self.insert(key, a.clone(), now);
+                (a, Serve::AsReceived, false)
+            }
+        };
+        Settled {
+            answer,
+            serve,
+            stale,
+        }
     }
 
     /// Lets a failed prefetch be tried again on a later hit.

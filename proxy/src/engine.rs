@@ -2,17 +2,15 @@
 //! listener and serves hits without allocating; a miss becomes a `Pending` that a task
 //! resolves upstream, sharing one upstream query among identical client queries.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
-
 use crate::answer::{Answer, Kind, Serve};
-use crate::cache::{Cache, CacheRead};
+use crate::cache::{on_stale, Cache, CacheRead, OnStale};
 use crate::lock;
 use crate::metrics::{Metrics, Proto};
+use crate::single_flight::{Join, SingleFlight};
 use crate::upstream::Pool;
 use crate::wire::{self, Query, Reject, KEY_MAX};
 
@@ -57,11 +55,9 @@ pub struct Pending {
 /// 1.5 s query budget answers sooner).
 const STALE_CLIENT_TIMER: Duration = Duration::from_millis(500);
 
-type Waiters = Vec<oneshot::Sender<Resolved>>;
-
 pub struct Engine {
     cache: Mutex<Cache>,
-    inflight: Mutex<HashMap<Box<[u8]>, Waiters>>,
+    inflight: SingleFlight<Resolved>,
     pending: AtomicUsize,
     pub pool: Arc<Pool>,
     pub metrics: Arc<Metrics>,
@@ -80,7 +76,7 @@ impl Engine {
     pub fn new(cache: Cache, pool: Arc<Pool>, metrics: Arc<Metrics>, cfg: EngineConfig) -> Engine {
         Engine {
             cache: Mutex::new(cache),
-            inflight: Mutex::new(HashMap::new()),
+            inflight: SingleFlight::new(cfg.max_inflight),
             pending: AtomicUsize::new(0),
             pool,
             metrics,
@@ -128,8 +124,9 @@ impl Engine {
                 self.log(buf, &q, proto, answer.rcode, "hit", Duration::ZERO);
                 return Inline::Replied;
             }
-            // RFC 8767: with no upstream healthy, answer stale at once and refresh behind.
-            CacheRead::Stale(answer) if !self.pool.any_healthy() => {
+            CacheRead::Stale(answer)
+                if on_stale(self.pool.any_healthy()) == OnStale::ServeAndRefresh =>
+            {
                 self.metrics.stale_answers.fetch_add(1, Relaxed);
                 self.render(&answer, buf, &q, Serve::Stale, proto, out);
                 self.spawn_refresh(key, q.recursion_desired());
@@ -215,38 +212,27 @@ impl Engine {
 
     /// One upstream resolution per key at a time: later callers wait for the first.
     async fn resolve(self: &Arc<Self>, key: &[u8], rd: bool) -> Resolved {
-        let waiting = {
-            let mut m = lock(&self.inflight);
-            if let Some(w) = m.get_mut(key) {
-                let (tx, rx) = oneshot::channel();
-                w.push(tx);
-                Some(rx)
-            } else if m.len() >= self.cfg.max_inflight {
-                self.metrics.overloaded.fetch_add(1, Relaxed);
-                return Resolved {
-                    answer: Arc::new(Answer::servfail(key)),
-                    serve: Serve::AsReceived,
-                };
-            } else {
-                m.insert(key.into(), Vec::new());
-                None
-            }
+        let servfail = || Resolved {
+            answer: Arc::new(Answer::servfail(key)),
+            serve: Serve::AsReceived,
         };
-        if let Some(rx) = waiting {
-            self.metrics.coalesced.fetch_add(1, Relaxed);
-            return rx.await.unwrap_or_else(|_| Resolved {
-                answer: Arc::new(Answer::servfail(key)),
-                serve: Serve::AsReceived,
-            });
+        match self.inflight.join(key) {
+            Join::Follow(rx) => {
+                self.metrics.coalesced.fetch_add(1, Relaxed);
+                rx.await.unwrap_or_else(|_| servfail())
+            }
+            Join::Full => {
+                self.metrics.overloaded.fetch_add(1, Relaxed);
+                servfail()
+            }
+            Join::Lead => {
+                self.metrics.inflight.fetch_add(1, Relaxed);
+                let r = self.resolve_upstream(key, rd).await;
+                self.metrics.inflight.fetch_sub(1, Relaxed);
+                self.inflight.finish(key, &r);
+                r
+            }
         }
-        self.metrics.inflight.fetch_add(1, Relaxed);
-        let r = self.resolve_upstream(key, rd).await;
-        self.metrics.inflight.fetch_sub(1, Relaxed);
-        let waiters = lock(&self.inflight).remove(key).unwrap_or_default();
-        for w in waiters {
-            let _ = w.send(r.clone());
-        }
-        r
     }
 
     async fn resolve_upstream(&self, key: &[u8], rd: bool) -> Resolved {
@@ -265,34 +251,13 @@ impl Engine {
             }
             Err(_) => None,
         };
-        let now = Instant::now();
-        let mut cache = lock(&self.cache);
-        if let Some(a) = answer.filter(|a| a.kind != Kind::Failure) {
-            let a = Arc::new(a);
-            let serve = cache.insert(key, a.clone(), now);
-            return Resolved {
-                answer: a,
-                serve: serve.unwrap_or(Serve::AsReceived),
-            };
+        let s = lock(&self.cache).settle(key, answer, Instant::now());
+        if s.stale {
+            self.metrics.stale_answers.fetch_add(1, Relaxed);
         }
-        // Every upstream failed or answered SERVFAIL: stale beats an error (RFC 8767).
-        match cache.get(key, now) {
-            CacheRead::Stale(a) => {
-                self.metrics.stale_answers.fetch_add(1, Relaxed);
-                Resolved {
-                    answer: a,
-                    serve: Serve::Stale,
-                }
-            }
-            CacheRead::Fresh { answer, serve, .. } => Resolved { answer, serve },
-            CacheRead::Miss => {
-                let a = Arc::new(Answer::servfail(key));
-                cache.insert(key, a.clone(), now);
-                Resolved {
-                    answer: a,
-                    serve: Serve::AsReceived,
-                }
-            }
+        Resolved {
+            answer: s.answer,
+            serve: s.serve,
         }
     }
 

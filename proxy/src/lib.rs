@@ -15,6 +15,7 @@ pub use dns_sidecar_ops::logger;
 pub mod metrics;
 pub mod resolv_conf;
 pub mod server;
+pub mod single_flight;
 pub mod upstream;
 pub mod wire;
 

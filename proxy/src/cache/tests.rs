@@ -238,3 +238,43 @@ fn byte_bound_holds_and_accounting_returns_to_zero() {
         "larger than the whole cache"
     );
 }
+
+/// An answer as upstream gave it, not yet shared.
+fn owned(a: Arc<Answer>) -> Answer {
+    Arc::try_unwrap(a).unwrap()
+}
+
+#[test]
+fn a_resolution_settles_on_fresh_then_stale_then_servfail() {
+    let mut c = Cache::new(policy());
+    let t0 = Instant::now();
+    let k = key("www.example");
+    let s = c.settle(&k, Some(owned(positive("www.example.", 100))), t0);
+    assert_eq!(
+        (s.answer.kind, s.stale),
+        (Kind::Positive, false),
+        "stored and served"
+    );
+    // Expired, and upstream gives nothing: the expired answer, marked stale.
+    let s = c.settle(&k, None, t0 + secs(150));
+    assert!(s.stale);
+    assert_eq!((s.answer.kind, s.serve), (Kind::Positive, Serve::Stale));
+    // Past the window: a SERVFAIL, itself cached for --servfail-ttl.
+    let s = c.settle(&k, None, t0 + secs(800));
+    assert_eq!(
+        (s.answer.rcode, s.stale),
+        (crate::wire::rcode::SERVFAIL, false)
+    );
+    assert!(matches!(c.get(&k, t0 + secs(801)), CacheRead::Fresh { .. }));
+    // Meanwhile fresh (another resolution stored it): served fresh, not stale.
+    let k2 = key("other.example");
+    c.insert(&k2, positive("other.example.", 100), t0);
+    let s = c.settle(&k2, None, t0 + secs(10));
+    assert!(!s.stale && s.answer.kind == Kind::Positive);
+}
+
+#[test]
+fn stale_is_served_at_once_only_when_no_upstream_is_healthy() {
+    assert_eq!(on_stale(false), OnStale::ServeAndRefresh);
+    assert_eq!(on_stale(true), OnStale::Resolve);
+}
