@@ -37,22 +37,28 @@ fuzz_target!(|data: &[u8]| {
     if name.iter().any(|b| b & 0xC0 == 0xC0) || name.len() + 5 > wire::KEY_MAX {
         return;
     }
-    let key = wire::question_key(
-        &name.to_ascii_lowercase(),
-        wire::u16_at(data, name_end).unwrap(),
-    );
+    let kb = wire::KeyBuf::plain(name, wire::u16_at(data, name_end).unwrap());
+    let key = kb.key().bytes();
     let id = u16::from_be_bytes([data[0], data[1]]);
-    let _ = wire::check_response(data, id, &key);
+    assert_eq!(
+        wire::check_response(data, id, kb.key()).is_ok(),
+        data[2] & 0xF8 == 0x80
+            && data[5] == 1
+            && data[4] == 0
+            && wire::u16_at(data, name_end + 2) == Ok(1)
+    );
     let mut cache = Cache::new(policy());
     let t0 = Instant::now();
     let answer = Arc::new(answer);
-    let stored = cache.insert(&key, answer.clone(), t0);
+    let stored = cache.insert(key, answer.clone(), t0);
     let stats = cache.stats();
     assert!(stats.bytes <= 4096);
     assert_eq!(stats.entries, stored.is_some() as usize);
     for later in [0u64, 30, 3000, 100_000] {
-        match cache.get(&key, t0 + Duration::from_secs(later)) {
-            CacheRead::Fresh { answer: a, .. } | CacheRead::Stale(a) => assert!(Arc::ptr_eq(&a, &answer)),
+        match cache.get(key, t0 + Duration::from_secs(later)) {
+            CacheRead::Fresh { answer: a, .. } | CacheRead::Stale(a) => {
+                assert!(Arc::ptr_eq(&a, &answer))
+            }
             CacheRead::Miss => {}
         }
     }

@@ -4,8 +4,8 @@
 //! into a reused buffer and allocates nothing.
 
 use crate::wire::{
-    self, Query, RecordPos, ResponseScan, WireError, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD,
-    FLAG_TC, HEADER_LEN,
+    self, Key, Query, RecordPos, ResponseScan, WireError, FLAG_AD, FLAG_CD, FLAG_QR, FLAG_RA,
+    FLAG_RD, FLAG_TC, HEADER_LEN,
 };
 
 /// TTL served with a stale answer (RFC 8767 §4 recommends 30 s).
@@ -97,8 +97,8 @@ impl Answer {
     }
 
     /// A SERVFAIL the proxy makes itself for a key, when no upstream answered in time.
-    pub fn servfail(key: &[u8]) -> Answer {
-        let mut q = Vec::with_capacity(key.len() + HEADER_LEN + wire::OPT_LEN);
+    pub fn servfail(key: Key<'_>) -> Answer {
+        let mut q = Vec::with_capacity(key.bytes().len() + HEADER_LEN + wire::OPT_LEN);
         wire::build_upstream_query(key, 0, true, &mut q);
         let question_end = q.len() - wire::OPT_LEN;
         q.truncate(question_end);

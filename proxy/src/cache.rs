@@ -221,7 +221,7 @@ impl Cache {
             CacheRead::Stale(a) => (a, Serve::Stale, true),
             CacheRead::Fresh { answer, serve, .. } => (answer, serve, false),
             CacheRead::Miss => {
-                let a = Arc::new(Answer::servfail(key));
+                let a = Arc::new(Answer::servfail(crate::wire::Key::of(key)));
                 self.insert(key, a.clone(), now);
                 (a, Serve::AsReceived, false)
             }

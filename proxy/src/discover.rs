@@ -85,8 +85,8 @@ pub async fn run(pool: Arc<Pool>, d: Discover, configured: Vec<SocketAddr>) {
     loop {
         let mut results = [None, None];
         for (slot, qtype) in results.iter_mut().zip([1u16, 28]) {
-            let key = wire::question_key(&d.name_wire, qtype);
-            if let Ok(Ok(resp)) = tokio::time::timeout(d.interval, pool.forward(&key, true)).await {
+            let ask = wire::Ask::new(wire::KeyBuf::plain(&d.name_wire, qtype).key(), true);
+            if let Ok(Ok(resp)) = tokio::time::timeout(d.interval, pool.forward(&ask)).await {
                 *slot = addresses(&resp, d.port);
             }
         }

@@ -12,7 +12,7 @@ use crate::lock;
 use crate::metrics::{Metrics, Proto};
 use crate::single_flight::{Join, SingleFlight};
 use crate::upstream::Pool;
-use crate::wire::{self, Query, Reject, KEY_MAX};
+use crate::wire::{self, Ask, Query, Reject};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -44,7 +44,7 @@ pub enum Inline {
 pub struct Pending {
     query: Box<[u8]>,
     q: Query,
-    key: Box<[u8]>,
+    ask: Ask,
     started: Instant,
     /// The expired answer the cache still holds, if any.
     stale: Option<Arc<Answer>>,
@@ -105,9 +105,9 @@ impl Engine {
             }
         };
         self.metrics.request(proto, q.qtype);
-        let mut kb = [0u8; KEY_MAX];
-        let key = wire::cache_key(buf, &q, &mut kb);
-        let lookup = lock(&self.cache).get(key, Instant::now());
+        let kb = wire::cache_key(buf, &q);
+        let key = kb.key();
+        let lookup = lock(&self.cache).get(key.bytes(), Instant::now());
         let mut stale = None;
         match lookup {
             CacheRead::Fresh {
@@ -119,7 +119,7 @@ impl Engine {
                 self.render(&answer, buf, &q, serve, proto, out);
                 if prefetch {
                     self.metrics.prefetches.fetch_add(1, Relaxed);
-                    self.spawn_refresh(key, q.recursion_desired());
+                    self.spawn_refresh(Ask::new(key, q.recursion_desired()));
                 }
                 self.log(buf, &q, proto, answer.rcode, "hit", Duration::ZERO);
                 return Inline::Replied;
@@ -129,7 +129,7 @@ impl Engine {
             {
                 self.metrics.stale_answers.fetch_add(1, Relaxed);
                 self.render(&answer, buf, &q, Serve::Stale, proto, out);
-                self.spawn_refresh(key, q.recursion_desired());
+                self.spawn_refresh(Ask::new(key, q.recursion_desired()));
                 self.log(buf, &q, proto, answer.rcode, "stale", Duration::ZERO);
                 return Inline::Replied;
             }
@@ -146,7 +146,7 @@ impl Engine {
         }
         Inline::Resolve(Pending {
             query: buf.into(),
-            key: key.into(),
+            ask: Ask::new(key, q.recursion_desired()),
             q,
             started: Instant::now(),
             stale,
@@ -156,15 +156,14 @@ impl Engine {
     /// Resolves a miss and writes the answer into `out`.
     pub async fn answer_upstream(self: &Arc<Self>, p: Pending, proto: Proto, out: &mut Vec<u8>) {
         let _slot = PendingSlot(&self.pending);
-        let rd = p.q.recursion_desired();
         let r = match p.stale {
-            None => self.resolve(&p.key, rd).await,
+            None => self.resolve(&p.ask).await,
             // RFC 8767's client response timer: with an expired answer in hand, wait only a
             // little for a fresh one. The resolution is its own task, so it still completes
             // and refreshes the cache (dropping it would strand its coalesced waiters).
             Some(stale) => {
-                let (engine, key) = (self.clone(), p.key.clone());
-                let task = tokio::spawn(async move { engine.resolve(&key, rd).await });
+                let (engine, ask) = (self.clone(), p.ask.clone());
+                let task = tokio::spawn(async move { engine.resolve(&ask).await });
                 match tokio::time::timeout(STALE_CLIENT_TIMER, task).await {
                     Ok(Ok(r)) => r,
                     _ => {
@@ -200,20 +199,21 @@ impl Engine {
         self.metrics.response(a.rcode);
     }
 
-    fn spawn_refresh(self: &Arc<Self>, key: &[u8], rd: bool) {
-        let (engine, key) = (self.clone(), Box::<[u8]>::from(key));
+    fn spawn_refresh(self: &Arc<Self>, ask: Ask) {
+        let engine = self.clone();
         tokio::spawn(async move {
-            let r = engine.resolve(&key, rd).await;
+            let r = engine.resolve(&ask).await;
             if r.answer.kind == Kind::Failure {
-                lock(&engine.cache).clear_prefetch(&key);
+                lock(&engine.cache).clear_prefetch(ask.key().bytes());
             }
         });
     }
 
     /// One upstream resolution per key at a time: later callers wait for the first.
-    async fn resolve(self: &Arc<Self>, key: &[u8], rd: bool) -> Resolved {
+    async fn resolve(self: &Arc<Self>, ask: &Ask) -> Resolved {
+        let key = ask.key().bytes();
         let servfail = || Resolved {
-            answer: Arc::new(Answer::servfail(key)),
+            answer: Arc::new(Answer::servfail(ask.key())),
             serve: Serve::AsReceived,
         };
         match self.inflight.join(key) {
@@ -227,7 +227,7 @@ impl Engine {
             }
             Join::Lead => {
                 self.metrics.inflight.fetch_add(1, Relaxed);
-                let r = self.resolve_upstream(key, rd).await;
+                let r = self.resolve_upstream(ask).await;
                 self.metrics.inflight.fetch_sub(1, Relaxed);
                 self.inflight.finish(key, &r);
                 r
@@ -235,8 +235,8 @@ impl Engine {
         }
     }
 
-    async fn resolve_upstream(&self, key: &[u8], rd: bool) -> Resolved {
-        let got = tokio::time::timeout(self.cfg.query_timeout, self.pool.forward(key, rd)).await;
+    async fn resolve_upstream(&self, ask: &Ask) -> Resolved {
+        let got = tokio::time::timeout(self.cfg.query_timeout, self.pool.forward(ask)).await;
         let answer = match got {
             Ok(Ok(bytes)) => match Answer::from_upstream(&bytes) {
                 Ok(a) => Some(a),
@@ -251,7 +251,7 @@ impl Engine {
             }
             Err(_) => None,
         };
-        let s = lock(&self.cache).settle(key, answer, Instant::now());
+        let s = lock(&self.cache).settle(ask.key().bytes(), answer, Instant::now());
         if s.stale {
             self.metrics.stale_answers.fetch_add(1, Relaxed);
         }

@@ -4,13 +4,15 @@
 //! and `name` holds the name rules all three share. This file holds the constants and the
 //! record walk under them.
 
+mod key;
 mod name;
 mod query;
 mod response;
 mod write;
 
+pub use key::{Ask, Key, KeyBuf};
 pub use name::{encode_name, name_to_string, names_equal, skip_name};
-pub use query::{cache_key, key_question, parse_query, question_key, Edns, Query, Reject};
+pub use query::{cache_key, parse_query, Edns, Query, Reject};
 pub use response::{check_response, scan_response, without_opt, Mismatch, RecordPos, ResponseScan};
 pub use write::{build_upstream_query, push_opt, write_error};
 

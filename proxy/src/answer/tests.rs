@@ -125,8 +125,8 @@ fn negative_and_failure_kinds() {
 
 #[test]
 fn synthesized_servfail_is_a_valid_message() {
-    let key = crate::wire::question_key(&crate::wire::encode_name("x.example").unwrap(), 1);
-    let a = Answer::servfail(&key);
+    let name = crate::wire::encode_name("x.example").unwrap();
+    let a = Answer::servfail(crate::wire::KeyBuf::plain(&name, 1).key());
     let c = testutil::query(3, "X.example.", RecordType::A, Some((1232, false)));
     let q = parse_query(&c).unwrap();
     let mut out = Vec::new();

@@ -43,7 +43,8 @@ fn nxdomain(soa_ttl: u32, minimum: u32) -> Arc<Answer> {
 }
 
 fn key(name: &str) -> Vec<u8> {
-    crate::wire::question_key(&crate::wire::encode_name(name).unwrap(), 1)
+    let name = crate::wire::encode_name(name).unwrap();
+    crate::wire::KeyBuf::plain(&name, 1).key().bytes().to_vec()
 }
 
 fn secs(n: u64) -> Duration {
@@ -80,7 +81,10 @@ fn ttl_clamps() {
         None,
         "no SOA, no negative caching"
     );
-    assert_eq!(p.ttl_for(&Answer::servfail(&key("x"))), Some(2));
+    assert_eq!(
+        p.ttl_for(&Answer::servfail(crate::wire::Key::of(&key("x")))),
+        Some(2)
+    );
     let refused = testutil::response(
         1,
         "r.",
@@ -157,7 +161,7 @@ fn failures_are_never_served_stale() {
     let mut c = Cache::new(policy());
     let t0 = Instant::now();
     let k = key("x");
-    c.insert(&k, Arc::new(Answer::servfail(&k)), t0);
+    c.insert(&k, Arc::new(Answer::servfail(crate::wire::Key::of(&k))), t0);
     assert!(matches!(c.get(&k, t0 + secs(1)), CacheRead::Fresh { .. }));
     assert!(matches!(c.get(&k, t0 + secs(3)), CacheRead::Miss));
 }

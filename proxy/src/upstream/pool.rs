@@ -15,7 +15,7 @@ use super::select::{self, Candidate};
 use super::{ExchangeError, ForwardError, Upstream, MAX_UPSTREAMS};
 use crate::lock;
 use crate::metrics::Metrics;
-use crate::wire;
+use crate::wire::{self, Ask};
 
 /// The pool's health and selection rules, as the attempt plan asks for them.
 struct PoolChooser<'a> {
@@ -122,12 +122,11 @@ impl Pool {
     /// moving on from failures, resending to a silent one). The first valid answer wins;
     /// SERVFAIL and REFUSED are kept only as a last resort while others may do better.
     /// The caller bounds the whole call with its query budget.
-    pub async fn forward(self: &Arc<Self>, key: &[u8], rd: bool) -> Result<Vec<u8>, ForwardError> {
+    pub async fn forward(self: &Arc<Self>, ask: &Ask) -> Result<Vec<u8>, ForwardError> {
         let set = self.snapshot();
         if set.is_empty() {
             return Err(ForwardError::NoUpstreams);
         }
-        let key: Arc<[u8]> = Arc::from(key);
         let (tx, mut rx) = mpsc::channel::<(usize, Attempt)>(set.len() + MAX_RETRANSMITS as usize);
         let mut plan = Attempts::new();
         let mut chooser = PoolChooser {
@@ -144,7 +143,7 @@ impl Pool {
                         self.metrics.hedges.fetch_add(1, Relaxed);
                     }
                     let up = set[upstream].clone();
-                    self.spawn_attempt(upstream, up, key.clone(), rd, tx.clone());
+                    self.spawn_attempt(upstream, up, ask.clone(), tx.clone());
                 }
                 Action::Wait { until } => {
                     let got = match until {
@@ -185,20 +184,16 @@ impl Pool {
         self: &Arc<Self>,
         index: usize,
         up: Arc<Upstream>,
-        key: Arc<[u8]>,
-        rd: bool,
+        ask: Ask,
         tx: mpsc::Sender<(usize, Attempt)>,
     ) {
         lock(&up.health).inflight += 1;
         let pool = self.clone();
         tokio::spawn(async move {
             let start = Instant::now();
-            let r = timeout(
-                pool.cfg.attempt_timeout,
-                up.exchange(&key, rd, pool.cfg.tcp),
-            )
-            .await
-            .unwrap_or(Err(ExchangeError::Timeout));
+            let r = timeout(pool.cfg.attempt_timeout, up.exchange(&ask, pool.cfg.tcp))
+                .await
+                .unwrap_or(Err(ExchangeError::Timeout));
             pool.record(&up, &r, start.elapsed());
             let _ = tx.try_send((index, r));
         });

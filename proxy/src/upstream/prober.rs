@@ -6,12 +6,12 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 use super::{ExchangeError, Pool};
 use crate::lock;
+use crate::wire::Ask;
 
 impl Pool {
     /// Probes failing and down upstreams with `. IN NS` (as CoreDNS's forward plugin
     /// does), backing off while they stay silent. Sleeps while no upstream is failing.
     pub async fn run_prober(self: Arc<Self>) {
-        const PROBE_KEY: [u8; 6] = [0, 0, 2, 0, 1, 0];
         loop {
             let now = std::time::Instant::now();
             let mut earliest: Option<std::time::Instant> = None;
@@ -30,7 +30,7 @@ impl Pool {
                     let start = Instant::now();
                     let r = timeout(
                         pool.cfg.attempt_timeout,
-                        up.exchange(&PROBE_KEY, false, pool.cfg.tcp),
+                        up.exchange(&Ask::probe(), pool.cfg.tcp),
                     )
                     .await
                     .unwrap_or(Err(ExchangeError::Timeout));

@@ -9,7 +9,7 @@ use super::health::Health;
 use super::{tcp, udp, ExchangeError};
 use crate::lock;
 use crate::metrics::Histogram;
-use crate::wire;
+use crate::wire::{self, Ask};
 
 /// Per-upstream counters for /metrics.
 #[derive(Default)]
@@ -42,15 +42,11 @@ impl Upstream {
     }
 
     /// One exchange: UDP unless told TCP, and TCP again when the UDP answer is truncated.
-    pub(super) async fn exchange(
-        &self,
-        key: &[u8],
-        rd: bool,
-        tcp: bool,
-    ) -> Result<Vec<u8>, ExchangeError> {
-        let mut query = Vec::with_capacity(key.len() + wire::HEADER_LEN + wire::OPT_LEN);
+    pub(super) async fn exchange(&self, ask: &Ask, tcp: bool) -> Result<Vec<u8>, ExchangeError> {
+        let key = ask.key();
+        let mut query = Vec::with_capacity(key.bytes().len() + wire::HEADER_LEN + wire::OPT_LEN);
         let id = rand::random::<u16>();
-        wire::build_upstream_query(key, id, rd, &mut query);
+        wire::build_upstream_query(key, id, ask.rd, &mut query);
         if !tcp {
             let resp = udp::exchange(self.addr, &query, id, key, &self.stats.mismatches).await?;
             if resp[2] & (wire::FLAG_TC >> 8) as u8 == 0 {

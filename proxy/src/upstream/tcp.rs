@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::ExchangeError;
 use crate::lock;
-use crate::wire;
+use crate::wire::{self, Key};
 
 /// Connections kept per upstream.
 const MAX_CONNS: usize = 4;
@@ -148,7 +148,7 @@ fn deliver(conn: &Conn, frame: Vec<u8>) {
     };
     let _ = w
         .reply
-        .send(match wire::check_response(&frame, id, &w.key) {
+        .send(match wire::check_response(&frame, id, Key::of(&w.key)) {
             Ok(()) => Ok(frame),
             Err(_) => Err(ExchangeError::Malformed),
         });
@@ -201,7 +201,7 @@ impl TcpConns {
         &self,
         addr: SocketAddr,
         query: &[u8],
-        key: &[u8],
+        key: Key<'_>,
         opened: &AtomicU64,
     ) -> Result<Vec<u8>, ExchangeError> {
         let mut frame = Vec::with_capacity(query.len() + 2);
@@ -218,7 +218,7 @@ impl TcpConns {
     }
 }
 
-async fn send(conn: &Conn, mut frame: Vec<u8>, key: &[u8]) -> Result<Vec<u8>, ExchangeError> {
+async fn send(conn: &Conn, mut frame: Vec<u8>, key: Key<'_>) -> Result<Vec<u8>, ExchangeError> {
     let (tx, rx) = oneshot::channel();
     let token = conn.tokens.fetch_add(1, Relaxed);
     let id = {
@@ -231,7 +231,7 @@ async fn send(conn: &Conn, mut frame: Vec<u8>, key: &[u8]) -> Result<Vec<u8>, Ex
             id = id.wrapping_add(1);
         }
         let w = Waiter {
-            key: key.into(),
+            key: key.bytes().into(),
             reply: tx,
             token,
         };

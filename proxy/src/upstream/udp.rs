@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::net::UdpSocket;
 
 use super::ExchangeError;
-use crate::wire;
+use crate::wire::{self, Key};
 
 /// Largest answer we read: what we advertise, with room for servers that ignore it.
 const RECV_BUF: usize = 4096;
@@ -16,7 +16,7 @@ pub async fn exchange(
     addr: SocketAddr,
     query: &[u8],
     id: u16,
-    key: &[u8],
+    key: Key<'_>,
     mismatches: &std::sync::atomic::AtomicU64,
 ) -> Result<Vec<u8>, ExchangeError> {
     let local: SocketAddr = match addr {

@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use super::key::KeyBuf;
 use super::name::question_name_end;
 use super::*;
 
@@ -105,36 +106,15 @@ pub fn parse_query(buf: &[u8]) -> Result<Query, Reject> {
     })
 }
 
-/// Writes the cache key of a query: lowercased name, type, class, DO and CD.
-/// Length bytes are below 64 and so untouched by ASCII lowercasing.
-pub fn cache_key<'a>(buf: &[u8], q: &Query, out: &'a mut [u8; KEY_MAX]) -> &'a [u8] {
-    let name = &buf[q.qname.clone()];
-    let n = name.len();
-    for (o, b) in out[..n].iter_mut().zip(name) {
-        *o = b.to_ascii_lowercase();
-    }
-    out[n..n + 2].copy_from_slice(&q.qtype.to_be_bytes());
-    out[n + 2..n + 4].copy_from_slice(&q.qclass.to_be_bytes());
-    out[n + 4] = (q.dnssec_ok() as u8) << 1 | q.checking_disabled() as u8;
-    &out[..n + 5]
-}
-
-/// The name, type and class part of a key (the key without its flag byte).
-pub fn key_question(key: &[u8]) -> (&[u8], u16, u16) {
-    let n = key.len() - 5;
-    let qtype = u16::from_be_bytes([key[n], key[n + 1]]);
-    let qclass = u16::from_be_bytes([key[n + 2], key[n + 3]]);
-    (&key[..n], qtype, qclass)
-}
-
-/// A cache key for a plain question (no DO, no CD).
-pub fn question_key(name_wire: &[u8], qtype: u16) -> Vec<u8> {
-    let mut k = Vec::with_capacity(name_wire.len() + 5);
-    k.extend_from_slice(name_wire);
-    k.extend_from_slice(&qtype.to_be_bytes());
-    k.extend_from_slice(&CLASS_IN.to_be_bytes());
-    k.push(0);
-    k
+/// The cache key of a parsed query: its name (lowercased), type, class, DO and CD.
+pub fn cache_key(buf: &[u8], q: &Query) -> KeyBuf {
+    KeyBuf::new(
+        &buf[q.qname.clone()],
+        q.qtype,
+        q.qclass,
+        q.dnssec_ok(),
+        q.checking_disabled(),
+    )
 }
 
 /// The first well-formed OPT record of a message that did not parse as a query, if the

@@ -165,7 +165,7 @@ pub enum Mismatch {
 }
 
 /// Accepts an upstream answer only if it is a response to exactly our ID and question.
-pub fn check_response(buf: &[u8], id: u16, key: &[u8]) -> Result<(), Mismatch> {
+pub fn check_response(buf: &[u8], id: u16, key: Key<'_>) -> Result<(), Mismatch> {
     if buf.len() < HEADER_LEN {
         return Err(Mismatch::Malformed);
     }
@@ -179,7 +179,7 @@ pub fn check_response(buf: &[u8], id: u16, key: &[u8]) -> Result<(), Mismatch> {
     if u16::from_be_bytes([buf[4], buf[5]]) != 1 {
         return Err(Mismatch::Question);
     }
-    let (name, qtype, qclass) = key_question(key);
+    let (name, qtype, qclass) = (key.name(), key.qtype(), key.qclass());
     let end = HEADER_LEN + name.len();
     let Some(got) = buf.get(HEADER_LEN..end) else {
         return Err(Mismatch::Question);

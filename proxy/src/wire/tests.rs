@@ -111,12 +111,11 @@ fn garbage_never_panics() {
         let _ = check_response(
             &buf,
             7,
-            b"\x03www\x07example\x03com\x00\x00\x01\x00\x01\x00",
+            Key::of(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01\x00"),
         );
         match parsed {
             Ok(q) => {
-                let mut kb = [0u8; KEY_MAX];
-                let _ = cache_key(&buf, &q, &mut kb);
+                let _ = cache_key(&buf, &q);
                 write_error(&buf, Some(&q), rcode::SERVFAIL, &mut out);
             }
             Err(Reject::Respond(c)) => write_error(&buf, None, c, &mut out),
@@ -127,26 +126,35 @@ fn garbage_never_panics() {
 
 #[test]
 fn cache_key_folds_case_and_keeps_flags() {
-    let mut k1 = [0u8; KEY_MAX];
-    let mut k2 = [0u8; KEY_MAX];
     let a = testutil::query(1, "WWW.example.COM.", RecordType::A, None);
     let b = testutil::query(2, "www.EXAMPLE.com.", RecordType::A, Some((1232, false)));
     let c = testutil::query(3, "www.example.com.", RecordType::A, Some((1232, true)));
-    let ka = cache_key(&a, &parse_query(&a).unwrap(), &mut k1).to_vec();
-    let kb = cache_key(&b, &parse_query(&b).unwrap(), &mut k2).to_vec();
+    let ka = cache_key(&a, &parse_query(&a).unwrap())
+        .key()
+        .bytes()
+        .to_vec();
+    let kb = cache_key(&b, &parse_query(&b).unwrap())
+        .key()
+        .bytes()
+        .to_vec();
     assert_eq!(ka, kb, "case and EDNS presence do not split the cache");
-    let kc = cache_key(&c, &parse_query(&c).unwrap(), &mut k1).to_vec();
+    let kc = cache_key(&c, &parse_query(&c).unwrap())
+        .key()
+        .bytes()
+        .to_vec();
     assert_ne!(ka, kc, "DO does");
-    let (name, qtype, qclass) = key_question(&ka);
-    assert_eq!(name, b"\x03www\x07example\x03com\x00");
-    assert_eq!((qtype, qclass), (1, 1));
+    let k = Key::of(&ka);
+    assert_eq!(k.name(), b"\x03www\x07example\x03com\x00");
+    assert_eq!((k.qtype(), k.qclass()), (1, 1));
+    assert!(Key::of(&kc).dnssec_ok());
 }
 
 #[test]
 fn upstream_query_is_what_hickory_reads() {
-    let key = question_key(&encode_name("Svc.NS.svc.cluster.local").unwrap(), 33);
+    let name = encode_name("Svc.NS.svc.cluster.local").unwrap();
+    let kb = KeyBuf::plain(&name, 33);
     let mut out = Vec::new();
-    build_upstream_query(&key, 0xBEEF, true, &mut out);
+    build_upstream_query(kb.key(), 0xBEEF, true, &mut out);
     let m = parse(&out);
     assert_eq!(m.metadata.id, 0xBEEF);
     assert!(m.metadata.recursion_desired);
@@ -293,7 +301,8 @@ fn scan_finds_ttls_soa_and_opt() {
 
 #[test]
 fn response_must_match_id_and_question() {
-    let key = question_key(&encode_name("www.example").unwrap(), 1);
+    let kb = KeyBuf::plain(&encode_name("www.example").unwrap(), 1);
+    let key = kb.key();
     let ok = testutil::response(
         9,
         "WWW.example.",
@@ -303,8 +312,8 @@ fn response_must_match_id_and_question() {
         vec![],
         false,
     );
-    assert_eq!(check_response(&ok, 9, &key), Ok(()), "case-insensitive");
-    assert_eq!(check_response(&ok, 10, &key), Err(Mismatch::Id));
+    assert_eq!(check_response(&ok, 9, key), Ok(()), "case-insensitive");
+    assert_eq!(check_response(&ok, 10, key), Err(Mismatch::Id));
     let other = testutil::response(
         9,
         "evil.example.",
@@ -314,7 +323,7 @@ fn response_must_match_id_and_question() {
         vec![],
         false,
     );
-    assert_eq!(check_response(&other, 9, &key), Err(Mismatch::Question));
+    assert_eq!(check_response(&other, 9, key), Err(Mismatch::Question));
     let aaaa = testutil::response(
         9,
         "www.example.",
@@ -324,10 +333,10 @@ fn response_must_match_id_and_question() {
         vec![],
         false,
     );
-    assert_eq!(check_response(&aaaa, 9, &key), Err(Mismatch::Question));
+    assert_eq!(check_response(&aaaa, 9, key), Err(Mismatch::Question));
     let q = testutil::query(9, "www.example.", RecordType::A, None);
     assert_eq!(
-        check_response(&q, 9, &key),
+        check_response(&q, 9, key),
         Err(Mismatch::Malformed),
         "a query is not an answer"
     );

@@ -4,26 +4,24 @@
 use super::query::sniff_edns;
 use super::*;
 
-/// Builds the query the proxy sends upstream for a cache key: our own ID, the client's
-/// RD and CD bits, the lowercased question and an OPT record with our buffer size.
-pub fn build_upstream_query(key: &[u8], id: u16, rd: bool, out: &mut Vec<u8>) {
-    let (name, qtype, qclass) = key_question(key);
-    let flag_byte = key[key.len() - 1];
+/// Builds the query the proxy sends upstream for a key: our own ID, the client's RD and CD
+/// bits, the lowercased question and an OPT record with our buffer size and the DO bit.
+pub fn build_upstream_query(key: Key<'_>, id: u16, rd: bool, out: &mut Vec<u8>) {
     let mut flags = 0u16;
     if rd {
         flags |= FLAG_RD;
     }
-    if flag_byte & 1 != 0 {
+    if key.checking_disabled() {
         flags |= FLAG_CD;
     }
     out.clear();
     out.extend_from_slice(&id.to_be_bytes());
     out.extend_from_slice(&flags.to_be_bytes());
     out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]);
-    out.extend_from_slice(name);
-    out.extend_from_slice(&qtype.to_be_bytes());
-    out.extend_from_slice(&qclass.to_be_bytes());
-    push_opt(out, flag_byte & 2 != 0, 0);
+    out.extend_from_slice(key.name());
+    out.extend_from_slice(&key.qtype().to_be_bytes());
+    out.extend_from_slice(&key.qclass().to_be_bytes());
+    push_opt(out, key.dnssec_ok(), 0);
 }
 
 /// Appends an OPT record with no options (RFC 6891 §6.1.2).
