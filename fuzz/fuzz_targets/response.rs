@@ -4,11 +4,11 @@
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dns_sidecar_proxy::answer::Answer;
 use dns_sidecar_proxy::cache::{Cache, CachePolicy, CacheRead};
-use dns_sidecar_proxy::wire;
+use dns_sidecar_proxy::{wire, Instant};
 use libfuzzer_sys::fuzz_target;
 
 fn policy() -> CachePolicy {

@@ -5,9 +5,11 @@
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lru::LruCache;
+
+use crate::Instant;
 
 pub use crate::answer::STALE_TTL;
 use crate::answer::{Answer, Kind, Serve};

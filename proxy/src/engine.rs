@@ -4,15 +4,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::answer::{Answer, Kind, Serve};
 use crate::cache::{on_stale, Cache, CacheRead, OnStale};
-use crate::lock;
 use crate::metrics::{Metrics, Proto};
 use crate::single_flight::{Join, SingleFlight};
 use crate::upstream::Pool;
 use crate::wire::{self, Ask, Query, Reject};
+use crate::{lock, Instant};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {

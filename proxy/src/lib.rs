@@ -22,6 +22,10 @@ pub mod wire;
 #[cfg(test)]
 mod testutil;
 
+/// The proxy's one clock. Every decision takes its time from here (converted once per step
+/// and passed in), so tests can pause and advance it; `clippy.toml` forbids std's.
+pub use tokio::time::Instant;
+
 /// Locks a mutex, carrying on if another thread panicked while holding it: every value we
 /// guard stays consistent between statements, and a DNS proxy must keep answering.
 pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

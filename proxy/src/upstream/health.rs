@@ -2,7 +2,9 @@
 //! estimator), queries in flight, consecutive failures, and the down state with its probe
 //! backoff. Every transition takes `now`, so the rules are tested without a clock.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::Instant;
 
 #[derive(Debug, Clone)]
 pub struct HealthPolicy {

@@ -30,7 +30,7 @@ impl Chooser for PoolChooser<'_> {
 
     fn wait(&self, i: usize, others_left: bool, resent: u32) -> Duration {
         let (h, p) = (lock(&self.set[i].health), &self.pool.cfg.health);
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         if others_left {
             h.hedge_delay(now, p)
         } else {
@@ -106,7 +106,7 @@ impl Pool {
             score: 0.0,
             fails: 0,
         }; MAX_UPSTREAMS];
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         for (c, u) in cands.iter_mut().zip(set) {
             let h = lock(&u.health);
             *c = Candidate {
@@ -204,13 +204,13 @@ impl Pool {
         h.inflight = h.inflight.saturating_sub(1);
         match r {
             Ok(_) => {
-                h.on_success(std::time::Instant::now(), rtt);
+                h.on_success(Instant::now(), rtt);
                 up.stats.rtt.observe(rtt);
             }
             Err(e) => {
                 up.stats.failures.fetch_add(1, Relaxed);
                 let refused = matches!(e, ExchangeError::Refused);
-                let down = h.on_failure(std::time::Instant::now(), refused, &self.cfg.health);
+                let down = h.on_failure(Instant::now(), refused, &self.cfg.health);
                 drop(h);
                 if down {
                     log::warn!("upstream {} marked down: {e}", up.addr);
@@ -221,3 +221,6 @@ impl Pool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

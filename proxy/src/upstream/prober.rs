@@ -13,8 +13,8 @@ impl Pool {
     /// does), backing off while they stay silent. Sleeps while no upstream is failing.
     pub async fn run_prober(self: Arc<Self>) {
         loop {
-            let now = std::time::Instant::now();
-            let mut earliest: Option<std::time::Instant> = None;
+            let now = Instant::now();
+            let mut earliest: Option<Instant> = None;
             for up in self.snapshot().iter() {
                 let mut h = lock(&up.health);
                 let Some(pr) = h.probe.as_mut() else { continue };
@@ -40,15 +40,11 @@ impl Pool {
                             if !h.is_up() {
                                 log::info!("upstream {} is back up", up.addr);
                             }
-                            h.on_probe_success(std::time::Instant::now(), start.elapsed());
+                            h.on_probe_success(Instant::now(), start.elapsed());
                         }
                         Err(e) => {
                             let refused = matches!(e, ExchangeError::Refused);
-                            if h.on_probe_failure(
-                                std::time::Instant::now(),
-                                refused,
-                                &pool.cfg.health,
-                            ) {
+                            if h.on_probe_failure(Instant::now(), refused, &pool.cfg.health) {
                                 log::warn!("upstream {} marked down after a probe: {e}", up.addr);
                             }
                         }
@@ -59,7 +55,7 @@ impl Pool {
             }
             match earliest {
                 Some(t) => tokio::select! {
-                    _ = sleep_until(t.into()) => {}
+                    _ = sleep_until(t) => {}
                     _ = self.down.notified() => {}
                 },
                 None => self.down.notified().await,
