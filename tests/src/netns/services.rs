@@ -1,0 +1,100 @@
+//! What kube-proxy and CoreDNS's kubernetes plugin do: the VIP's DNAT rules over the
+//! replicas in the Service, one VIP per replica, and the cluster zone with its headless
+//! Service records.
+
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+
+use super::*;
+
+/// The cluster zone as the CoreDNS kubernetes plugin would answer it (TTL 30), plus a zone
+/// standing for the outside world.
+fn zones(headless: &[Ipv4Addr]) -> (String, String) {
+    let mut c = format!(
+        "$ORIGIN {DOMAIN}.\n$TTL 30\n@ IN SOA ns.dns hostmaster 1 3600 600 86400 5\n@ IN NS ns.dns\nns.dns IN A 10.96.0.10\n\
+         kubernetes.default.svc IN A 10.96.0.1\n"
+    );
+    for i in 0..400 {
+        c.push_str(&format!(
+            "svc{i}.default.svc IN A 10.100.{}.{}\n",
+            i / 200,
+            i % 200 + 1
+        ));
+    }
+    for i in 0..50 {
+        c.push_str(&format!("short{i}.default.svc 1 IN A 10.101.0.{}\n", i + 1));
+    }
+    for ip in headless {
+        c.push_str(&format!("kube-dns-upstreams.kube-system.svc IN A {ip}\n"));
+    }
+    let o = "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 60\n@ IN NS ns\nns IN A 192.0.2.53\n\
+             www IN A 192.0.2.80\nwww IN AAAA 2001:db8::80\napi IN A 192.0.2.81\n"
+        .to_string();
+    (c, o)
+}
+
+impl Cluster {
+    pub(super) fn write_zones(&self, headless: &[Ipv4Addr]) {
+        let (cluster, outside) = zones(headless);
+        for r in &self.replicas {
+            std::fs::write(r.dir.join("cluster.zone"), &cluster).unwrap();
+            std::fs::write(r.dir.join("outside.zone"), &outside).unwrap();
+        }
+    }
+
+    /// kube-proxy's rules: the VIP DNATed round robin over the first `n` replicas (each new
+    /// flow; conntrack keeps a flow where it went), one VIP per replica, a set of dead
+    /// replicas dropped silently, and a packet counter per replica.
+    pub fn set_service(&self, n: usize) {
+        let map: Vec<String> = (0..n).map(|i| format!("{i} : {}", replica_ip(i))).collect();
+        let mut rules = format!(
+            "table ip kube {{\n set dead {{ type ipv4_addr; }}\n{counters}\n chain prerouting {{\n  type nat hook prerouting priority dstnat; policy accept;\n  ip daddr {VIP} meta l4proto {{ udp, tcp }} th dport 53 dnat to numgen inc mod {n} map {{ {map} }}\n",
+            counters = (0..self.replicas.len()).map(|i| format!(" counter r{i} {{ }}")).collect::<Vec<_>>().join("\n"),
+            map = map.join(", ")
+        );
+        for i in 0..self.replicas.len() {
+            rules.push_str(&format!(
+                "  ip daddr {} meta l4proto {{ udp, tcp }} th dport 53 dnat to {}\n",
+                replica_vip(i),
+                replica_ip(i)
+            ));
+        }
+        rules.push_str(" }\n chain forward {\n  type filter hook forward priority filter; policy accept;\n  ip daddr @dead drop\n  ip saddr @dead drop\n");
+        for i in 0..self.replicas.len() {
+            rules.push_str(&format!(
+                "  ip daddr {} udp dport 53 counter name r{i}\n",
+                replica_ip(i)
+            ));
+        }
+        rules.push_str(" }\n}\n");
+        let path = self.dir.0.join("rules.nft");
+        // Replace the table whole, keeping nothing but conntrack (as kube-proxy's resync).
+        let _ = Command::new("ip")
+            .args([
+                "netns", "exec", &self.node, "nft", "delete", "table", "ip", "kube",
+            ])
+            .stderr(Stdio::null())
+            .status();
+        std::fs::write(&path, rules).unwrap();
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.node,
+            "nft",
+            "-f",
+            path.to_str().unwrap(),
+        ]);
+    }
+
+    /// Scales the headless Service to the first `n` replicas (zone rewritten, NSD reloaded).
+    pub fn scale_headless(&self, n: usize) {
+        let ips: Vec<Ipv4Addr> = (0..n).map(replica_ip).collect();
+        self.write_zones(&ips);
+        for r in &self.replicas {
+            if let Some(p) = &r.server {
+                p.signal("HUP");
+            }
+        }
+    }
+}
