@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod defaults;
 pub mod histogram;
 pub mod logger;
 pub mod values;

@@ -1,6 +1,10 @@
-//! Wiring: bind every socket first (so a bad address fails start-up with its flag named),
-//! then run listeners, admin server, prober and discovery until SIGTERM, then drain.
+//! Wiring: `bind` every socket first (so a bad address fails start-up with its flag named),
+//! then `serve` listeners, admin server, prober and discovery until a shutdown future
+//! completes (SIGTERM for the binary; tests that run the proxy in-process pass their own),
+//! then drain.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -15,12 +19,32 @@ use crate::metrics::Metrics;
 use crate::server;
 use crate::upstream::Pool;
 
+/// Every socket bound, nothing served yet.
+pub struct Bound {
+    cfg: Config,
+    engine: Arc<Engine>,
+    admin: Arc<AdminState>,
+    admin_listener: TcpListener,
+    udp: Vec<tokio::net::UdpSocket>,
+    tcp: Vec<TcpListener>,
+    /// The DNS addresses as bound (a port 0 in --listen replaced by the one the kernel gave).
+    pub dns: Vec<SocketAddr>,
+    pub admin_addr: SocketAddr,
+}
+
+/// The binary's life: bind, then serve until SIGTERM or Ctrl-C, then drain.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    serve(bind(cfg).await?, shutdown_signal()).await
+}
+
+/// Binds the admin port and every listen address, UDP and TCP on the same port (a port 0
+/// gets one from the kernel, for both). A bad address fails here, with its flag named.
+pub async fn bind(cfg: Config) -> anyhow::Result<Bound> {
     let metrics = Arc::new(Metrics::default());
     let pool = Pool::new(&cfg.upstreams, cfg.pool.clone(), metrics.clone());
     let engine = Arc::new(Engine::new(
         Cache::new(cfg.cache.clone()),
-        pool.clone(),
+        pool,
         metrics,
         cfg.engine.clone(),
     ));
@@ -32,53 +56,85 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let admin_listener = TcpListener::bind(cfg.admin)
         .await
         .with_context(|| format!("cannot bind --admin {}", cfg.admin))?;
+    let admin_addr = admin_listener.local_addr()?;
 
-    let mut udp = Vec::new();
-    let mut tcp = Vec::new();
-    for addr in &cfg.listen {
-        let hint = if addr.port() < 1024 {
+    let (mut udp, mut tcp, mut dns) = (Vec::new(), Vec::new(), Vec::new());
+    for listen in &cfg.listen {
+        let mut addr = *listen;
+        let hint = if addr.port() < 1024 && addr.port() != 0 {
             " (ports below 1024 need CAP_NET_BIND_SERVICE or net.ipv4.ip_unprivileged_port_start)"
         } else {
             ""
         };
         for _ in 0..cfg.threads {
-            udp.push(
-                server::udp::bind(*addr, cfg.threads > 1)
-                    .with_context(|| format!("cannot bind --listen {addr} (UDP){hint}"))?,
-            );
+            let s = server::udp::bind(addr, cfg.threads > 1)
+                .with_context(|| format!("cannot bind --listen {listen} (UDP){hint}"))?;
+            addr = s.local_addr()?;
+            udp.push(s);
         }
         tcp.push(
             TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot bind --listen {addr} (TCP){hint}"))?,
         );
+        dns.push(addr);
     }
+    Ok(Bound {
+        cfg,
+        engine,
+        admin,
+        admin_listener,
+        udp,
+        tcp,
+        dns,
+        admin_addr,
+    })
+}
+
+/// Serves listeners, admin server, prober and discovery until `shutdown` completes, then
+/// answers for --drain more with /readyz failing.
+pub async fn serve(b: Bound, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let Bound {
+        cfg,
+        engine,
+        admin,
+        admin_listener,
+        udp,
+        tcp,
+        dns,
+        admin_addr,
+    } = b;
+    let pool = engine.pool.clone();
+    let mut tasks = Vec::new();
     for s in udp {
-        tokio::spawn(server::udp::serve(s, engine.clone()));
+        tasks.push(tokio::spawn(server::udp::serve(s, engine.clone())));
     }
     for l in tcp {
-        tokio::spawn(server::tcp::serve(
+        tasks.push(tokio::spawn(server::tcp::serve(
             l,
             engine.clone(),
             cfg.max_tcp_connections,
             cfg.tcp_idle_timeout,
-        ));
+        )));
     }
-    tokio::spawn(pool.clone().run_prober());
+    tasks.push(tokio::spawn(pool.clone().run_prober()));
     if let Some(d) = cfg.discover.clone() {
-        tokio::spawn(crate::discover::run(pool.clone(), d, cfg.upstreams.clone()));
+        tasks.push(tokio::spawn(crate::discover::run(
+            pool.clone(),
+            d,
+            cfg.upstreams.clone(),
+        )));
     }
     let admin_task = tokio::spawn(crate::admin::serve(admin_listener, admin.clone()));
     admin.listening.store(true, Relaxed);
     log::info!(
         "listening on {:?}, upstreams {:?}, admin on {}",
-        cfg.listen,
+        dns,
         cfg.upstreams,
-        cfg.admin
+        admin_addr
     );
-
     tokio::select! {
-        _ = shutdown_signal() => {}
+        _ = shutdown => {}
         r = admin_task => {
             r.context("admin server task")?.context("admin server")?;
         }
@@ -86,6 +142,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     admin.draining.store(true, Relaxed);
     log::info!("terminating: answering for {:?} more", cfg.drain);
     tokio::time::sleep(cfg.drain).await;
+    for t in tasks {
+        t.abort();
+    }
     Ok(())
 }
 

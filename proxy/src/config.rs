@@ -89,11 +89,11 @@ pub struct Args {
     pub cache_bytes: usize,
 
     /// Smallest TTL a positive answer is cached for.
-    #[arg(long, env = "DNS_SIDECAR_MIN_TTL", value_parser = parse_duration, default_value = "5s")]
+    #[arg(long, env = "DNS_SIDECAR_MIN_TTL", value_parser = parse_duration, default_value = dns_sidecar_ops::defaults::MIN_TTL)]
     pub min_ttl: Duration,
 
     /// Largest TTL a positive answer is cached for.
-    #[arg(long, env = "DNS_SIDECAR_MAX_TTL", value_parser = parse_duration, default_value = "1h")]
+    #[arg(long, env = "DNS_SIDECAR_MAX_TTL", value_parser = parse_duration, default_value = dns_sidecar_ops::defaults::MAX_TTL)]
     pub max_ttl: Duration,
 
     /// Cap on the TTL of NXDOMAIN/NODATA answers (RFC 2308 SOA rule below it).

@@ -50,16 +50,79 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A running proxy on loopback ports of its own.
+/// A running proxy on loopback ports of its own: in this test process (the default), or
+/// the real binary for what only a process has (signals, exit codes).
 pub struct Proxy {
     pub dns: SocketAddr,
     pub admin: SocketAddr,
-    pub proc: Proc,
+    run: Run,
+}
+
+enum Run {
+    Binary(Proc),
+    InProcess {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
 }
 
 impl Proxy {
-    /// Starts the proxy with `args` added to its listen/admin flags; waits for /healthz.
+    /// Starts the proxy in this process with `args` after `--listen 127.0.0.1:0 --admin
+    /// 127.0.0.1:0 --drain 0s`, as the binary would parse them; it stops when dropped.
     pub fn start(args: &[String]) -> Proxy {
+        use clap::Parser;
+        use dns_sidecar_proxy::config::{Args, Config};
+        let argv = [
+            "dns-sidecar-proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--drain",
+            "0s",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain(args.iter().cloned());
+        let args = Args::try_parse_from(argv).unwrap_or_else(|e| panic!("proxy flags: {e}"));
+        let cfg = Config::from_args(args, None).unwrap_or_else(|e| panic!("proxy config: {e}"));
+        let (addrs_tx, addrs_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the proxy");
+            rt.block_on(async move {
+                let bound = dns_sidecar_proxy::app::bind(cfg)
+                    .await
+                    .expect("proxy binds");
+                addrs_tx.send((bound.dns[0], bound.admin_addr)).unwrap();
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                dns_sidecar_proxy::app::serve(bound, shutdown)
+                    .await
+                    .expect("proxy serves");
+            });
+        });
+        let (dns, admin) = addrs_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the in-process proxy did not bind within 10 s");
+        let p = Proxy {
+            dns,
+            admin,
+            run: Run::InProcess {
+                stop: Some(stop),
+                thread: Some(thread),
+            },
+        };
+        p.wait_healthy();
+        p
+    }
+
+    /// Starts the real binary with `args` added to its listen/admin flags.
+    pub fn start_binary(args: &[String]) -> Proxy {
         let dns: SocketAddr = format!("127.0.0.1:{}", free_port("127.0.0.1"))
             .parse()
             .unwrap();
@@ -81,12 +144,29 @@ impl Proxy {
             child,
             name: "dns-sidecar-proxy".into(),
         };
-        let p = Proxy { dns, admin, proc };
+        let p = Proxy {
+            dns,
+            admin,
+            run: Run::Binary(proc),
+        };
+        p.wait_healthy();
+        p
+    }
+
+    /// The process of a proxy started with `start_binary`.
+    pub fn proc(&mut self) -> &mut Proc {
+        match &mut self.run {
+            Run::Binary(p) => p,
+            Run::InProcess { .. } => panic!("an in-process proxy has no process: use start_binary"),
+        }
+    }
+
+    fn wait_healthy(&self) {
+        let admin = self.admin;
         wait_until(Duration::from_secs(10), || {
             http_get(admin, "/healthz").0 == 200
         })
         .expect("proxy /healthz did not answer within 10 s");
-        p
     }
 
     pub fn metrics(&self) -> String {
@@ -96,5 +176,18 @@ impl Proxy {
     /// The value of one metric line (name with labels), 0 when absent.
     pub fn metric(&self, series: &str) -> f64 {
         metric(&self.metrics(), series)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Run::InProcess { stop, thread } = &mut self.run {
+            if let Some(stop) = stop.take() {
+                let _ = stop.send(());
+            }
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
+        }
     }
 }

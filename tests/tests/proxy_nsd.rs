@@ -270,9 +270,11 @@ fn health_endpoints_and_metrics() {
 #[test]
 fn sigterm_drains_then_exits_zero() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let mut p = proxy_for(&nsd, &["--drain", "1500ms"]);
+    // Signals need the real process.
+    let args = ["--upstream", &nsd.addr.to_string(), "--drain", "1500ms"].map(String::from);
+    let mut p = Proxy::start_binary(&args);
     dig(p.dns, &["www.example.test"]);
-    p.proc.signal("TERM");
+    p.proc().signal("TERM");
     wait_until(Duration::from_secs(1), || {
         http_get(p.admin, "/readyz").0 == 503
     })
@@ -282,7 +284,7 @@ fn sigterm_drains_then_exits_zero() {
         "NOERROR",
         "answers during the drain"
     );
-    assert_eq!(p.proc.wait_exit(Duration::from_secs(5)), Some(0));
+    assert_eq!(p.proc().wait_exit(Duration::from_secs(5)), Some(0));
 }
 
 #[test]

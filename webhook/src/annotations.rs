@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use dns_sidecar_ops::defaults;
 use dns_sidecar_ops::values::parse_duration;
 
 pub const PREFIX: &str = "dns-sidecar.io/";
@@ -31,10 +32,42 @@ enum Kind {
     PullPolicy,
 }
 
-/// One knob: annotation suffix, proxy flag (empty for pod settings), kind, documentation.
+/// What an annotation sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sets {
+    /// A proxy flag.
+    Flag(&'static str),
+    /// A field of the pod or of the sidecar container.
+    Pod(PodField),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PodField {
+    Ndots,
+    Cpu,
+    Memory,
+    Image,
+    PullPolicy,
+}
+
+impl Sets {
+    /// For README's table: the flag, or the field it sets.
+    fn describe(self) -> &'static str {
+        match self {
+            Sets::Flag(f) => f,
+            Sets::Pod(PodField::Ndots) => "the pod's dnsConfig ndots",
+            Sets::Pod(PodField::Cpu) => "the sidecar's CPU request",
+            Sets::Pod(PodField::Memory) => "the sidecar's memory request and limit",
+            Sets::Pod(PodField::Image) => "the sidecar's image",
+            Sets::Pod(PodField::PullPolicy) => "the sidecar's imagePullPolicy",
+        }
+    }
+}
+
+/// One knob: annotation suffix, what it sets, and the values it takes.
 struct Knob {
     key: &'static str,
-    flag: &'static str,
+    sets: Sets,
     kind: Kind,
 }
 
@@ -48,7 +81,7 @@ const fn ms(n: u64) -> Duration {
 const KNOBS: &[Knob] = &[
     Knob {
         key: "cache-size",
-        flag: "--cache-size",
+        sets: Sets::Flag("--cache-size"),
         kind: Kind::Count {
             min: 1,
             max: 1_000_000,
@@ -56,7 +89,7 @@ const KNOBS: &[Knob] = &[
     },
     Knob {
         key: "min-ttl",
-        flag: "--min-ttl",
+        sets: Sets::Flag("--min-ttl"),
         kind: Kind::Duration {
             min: secs(0),
             max: secs(3600),
@@ -64,7 +97,7 @@ const KNOBS: &[Knob] = &[
     },
     Knob {
         key: "max-ttl",
-        flag: "--max-ttl",
+        sets: Sets::Flag("--max-ttl"),
         kind: Kind::Duration {
             min: secs(1),
             max: secs(86400),
@@ -72,7 +105,7 @@ const KNOBS: &[Knob] = &[
     },
     Knob {
         key: "negative-ttl",
-        flag: "--negative-ttl",
+        sets: Sets::Flag("--negative-ttl"),
         kind: Kind::Duration {
             min: secs(0),
             max: secs(3600),
@@ -80,7 +113,7 @@ const KNOBS: &[Knob] = &[
     },
     Knob {
         key: "stale-max",
-        flag: "--stale-max",
+        sets: Sets::Flag("--stale-max"),
         kind: Kind::Duration {
             min: secs(0),
             max: secs(7 * 86400),
@@ -88,12 +121,12 @@ const KNOBS: &[Knob] = &[
     },
     Knob {
         key: "prefetch",
-        flag: "--prefetch",
+        sets: Sets::Flag("--prefetch"),
         kind: Kind::Bool,
     },
     Knob {
         key: "upstream-timeout",
-        flag: "--upstream-timeout",
+        sets: Sets::Flag("--upstream-timeout"),
         kind: Kind::Duration {
             min: ms(10),
             max: secs(5),
@@ -101,7 +134,7 @@ const KNOBS: &[Knob] = &[
     },
     Knob {
         key: "query-timeout",
-        flag: "--query-timeout",
+        sets: Sets::Flag("--query-timeout"),
         kind: Kind::Duration {
             min: ms(100),
             max: ms(4500),
@@ -109,42 +142,42 @@ const KNOBS: &[Knob] = &[
     },
     Knob {
         key: "hedge-delay",
-        flag: "--hedge-delay",
+        sets: Sets::Flag("--hedge-delay"),
         kind: Kind::Hedge,
     },
     Knob {
         key: "upstream-tcp",
-        flag: "--upstream-tcp",
+        sets: Sets::Flag("--upstream-tcp"),
         kind: Kind::Switch,
     },
     Knob {
         key: "log-queries",
-        flag: "--log-queries",
+        sets: Sets::Flag("--log-queries"),
         kind: Kind::Switch,
     },
     Knob {
         key: "ndots",
-        flag: "",
+        sets: Sets::Pod(PodField::Ndots),
         kind: Kind::Count { min: 1, max: 15 },
     },
     Knob {
         key: "cpu",
-        flag: "",
+        sets: Sets::Pod(PodField::Cpu),
         kind: Kind::Quantity,
     },
     Knob {
         key: "memory",
-        flag: "",
+        sets: Sets::Pod(PodField::Memory),
         kind: Kind::Quantity,
     },
     Knob {
         key: "image",
-        flag: "",
+        sets: Sets::Pod(PodField::Image),
         kind: Kind::Image,
     },
     Knob {
         key: "pull-policy",
-        flag: "",
+        sets: Sets::Pod(PodField::PullPolicy),
         kind: Kind::PullPolicy,
     },
 ];
@@ -280,8 +313,9 @@ pub fn parse(annotations: &BTreeMap<String, String>) -> (Tuning, Vec<String>) {
     }
     // min-ttl above max-ttl would stop the proxy at start-up: drop the floor instead.
     let dur = |k: &str| t.applied.get(k).and_then(|v| parse_duration(v).ok());
-    let min = dur("min-ttl").unwrap_or(secs(5));
-    let max = dur("max-ttl").unwrap_or(secs(3600));
+    let default = |v| parse_duration(v).expect("the proxy's defaults parse");
+    let min = dur("min-ttl").unwrap_or_else(|| default(defaults::MIN_TTL));
+    let max = dur("max-ttl").unwrap_or_else(|| default(defaults::MAX_TTL));
     if min > max && t.applied.remove("min-ttl").is_some() {
         warnings.push(format!(
             "dns-sidecar: annotation {PREFIX}min-ttl is above max-ttl ({}); using the default",
@@ -292,18 +326,18 @@ pub fn parse(annotations: &BTreeMap<String, String>) -> (Tuning, Vec<String>) {
         let Some(v) = t.applied.get(knob.key) else {
             continue;
         };
-        match knob.key {
-            "ndots" => t.ndots = v.parse().ok(),
-            "cpu" => t.cpu = Some(v.clone()),
-            "memory" => t.memory = Some(v.clone()),
-            "image" => t.image = Some(v.clone()),
-            "pull-policy" => t.pull_policy = Some(v.clone()),
-            _ if matches!(knob.kind, Kind::Switch) => {
+        match knob.sets {
+            Sets::Pod(PodField::Ndots) => t.ndots = v.parse().ok(),
+            Sets::Pod(PodField::Cpu) => t.cpu = Some(v.clone()),
+            Sets::Pod(PodField::Memory) => t.memory = Some(v.clone()),
+            Sets::Pod(PodField::Image) => t.image = Some(v.clone()),
+            Sets::Pod(PodField::PullPolicy) => t.pull_policy = Some(v.clone()),
+            Sets::Flag(flag) if matches!(knob.kind, Kind::Switch) => {
                 if v == "true" {
-                    t.proxy_args.push(knob.flag.to_string());
+                    t.proxy_args.push(flag.to_string());
                 }
             }
-            _ => t.proxy_args.push(format!("{}={v}", knob.flag)),
+            Sets::Flag(flag) => t.proxy_args.push(format!("{flag}={v}")),
         }
     }
     (t, warnings)
@@ -323,7 +357,7 @@ pub fn table() -> Vec<(String, &'static str, String)> {
                 Kind::Image => "image reference".into(),
                 Kind::PullPolicy => "Always, IfNotPresent, Never".into(),
             };
-            (format!("{PREFIX}{}", k.key), k.flag, values)
+            (format!("{PREFIX}{}", k.key), k.sets.describe(), values)
         })
         .collect()
 }
