@@ -151,10 +151,18 @@ fn ttls(out: &[u8]) -> [Vec<u32>; 3] {
     ]
 }
 
+/// The owner of the SRV set `srv_with_glue` makes.
+const SRV_OWNER: &str = "_http._tcp.web.ns.svc.cluster.local.";
+
+/// The client query for it.
+fn srv_query(edns: Option<(u16, bool)>) -> Vec<u8> {
+    testutil::query(9, SRV_OWNER, RecordType::SRV, edns)
+}
+
 /// A headless Service's SRV answer: the SRV set (TTL 300) and its pods' A records as
 /// additional data (TTL 30), as CoreDNS sends them.
 fn srv_with_glue(pods: usize) -> Answer {
-    let owner = "_http._tcp.web.ns.svc.cluster.local.";
+    let owner = SRV_OWNER;
     let answers = (0..pods)
         .map(|i| testutil::srv(owner, 300, &format!("pod-{i}.web.ns.svc.cluster.local.")))
         .collect();

@@ -6,12 +6,7 @@ use super::*;
 fn glue_that_does_not_fit_is_left_out_not_truncated() {
     // SRV targets are never compressed (RFC 2782): 8 pods' SRV set is about 450 bytes.
     let a = srv_with_glue(8);
-    let c = testutil::query(
-        9,
-        "_http._tcp.web.ns.svc.cluster.local.",
-        RecordType::SRV,
-        None,
-    );
+    let c = srv_query(None);
     let q = parse_query(&c).unwrap();
     let mut out = Vec::new();
     a.render(&c, &q, Serve::AsReceived, 512, &mut out);
@@ -36,12 +31,7 @@ fn glue_that_does_not_fit_is_left_out_not_truncated() {
     a.render(&c, &q, Serve::AsReceived, 65535, &mut whole);
     assert!(whole.len() > 512, "the test needs glue that does not fit");
     // With EDNS the client's own OPT still fits after the cut.
-    let c = testutil::query(
-        9,
-        "_http._tcp.web.ns.svc.cluster.local.",
-        RecordType::SRV,
-        Some((512, false)),
-    );
+    let c = srv_query(Some((512, false)));
     let q = parse_query(&c).unwrap();
     a.render(&c, &q, Serve::AsReceived, 512, &mut out);
     assert!(out.len() <= 512);

@@ -12,12 +12,7 @@ fn every_record_keeps_its_own_ttl() {
         Some(30),
         "the entry lives as its shortest record"
     );
-    let c = testutil::query(
-        9,
-        "_http._tcp.web.ns.svc.cluster.local.",
-        RecordType::SRV,
-        None,
-    );
+    let c = srv_query(None);
     let q = parse_query(&c).unwrap();
     let mut out = Vec::new();
     a.render(&c, &q, cached(10, 30), 4096, &mut out);
