@@ -41,7 +41,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 /// gets one from the kernel, for both). A bad address fails here, with its flag named.
 pub async fn bind(cfg: Config) -> anyhow::Result<Bound> {
     let metrics = Arc::new(Metrics::default());
-    let pool = Pool::new(&cfg.upstreams, cfg.pool.clone(), metrics.clone());
+    let pool = Pool::new(
+        &cfg.upstreams,
+        &cfg.fallback,
+        cfg.pool.clone(),
+        metrics.clone(),
+    );
     let engine = Arc::new(Engine::new(
         Cache::new(cfg.cache.clone()),
         pool,
@@ -122,15 +127,16 @@ pub async fn serve(b: Bound, shutdown: impl Future<Output = ()>) -> anyhow::Resu
         tasks.push(tokio::spawn(crate::discover::run(
             pool.clone(),
             d,
-            cfg.upstreams.clone(),
+            cfg.engine.query_timeout,
         )));
     }
     let admin_task = tokio::spawn(crate::admin::serve(admin_listener, admin.clone()));
     admin.listening.store(true, Relaxed);
     log::info!(
-        "listening on {:?}, upstreams {:?}, admin on {}",
+        "listening on {:?}, upstreams {:?}, fallback {:?}, admin on {}",
         dns,
         cfg.upstreams,
+        cfg.fallback,
         admin_addr
     );
     tokio::select! {

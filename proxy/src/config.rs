@@ -45,12 +45,18 @@ pub struct Args {
     )]
     pub resolv_conf: PathBuf,
 
+    /// Nameserver IP[:PORT] asked only while every upstream is down (repeatable): the
+    /// cluster DNS Service IP, so a sidecar whose replicas all moved away finds them again.
+    #[arg(long, env = "DNS_SIDECAR_FALLBACK", value_delimiter = ',', value_parser = parse_upstream)]
+    pub fallback: Vec<SocketAddr>,
+
     /// Headless Service NAME[:PORT] whose A/AAAA records become the upstream set,
-    /// re-resolved every --discover-interval; configured upstreams are the fallback.
+    /// re-resolved at the answer's TTL (between 2s and --discover-interval) and at once
+    /// when a replica fails. The set never empties: without an answer it stays as it is.
     #[arg(long, env = "DNS_SIDECAR_DISCOVER")]
     pub discover: Option<String>,
 
-    /// How often --discover re-resolves its name.
+    /// The longest --discover waits between lookups, whatever the TTL.
     #[arg(long, env = "DNS_SIDECAR_DISCOVER_INTERVAL", value_parser = parse_duration, default_value = "30s")]
     pub discover_interval: Duration,
 
@@ -158,7 +164,10 @@ pub struct Discover {
     pub name: String,
     pub name_wire: Vec<u8>,
     pub port: u16,
-    pub interval: Duration,
+    /// Lookups are at least this far apart (failures trigger one early, not a storm)...
+    pub min_interval: Duration,
+    /// ... and at most this far.
+    pub max_interval: Duration,
 }
 
 /// Everything the proxy runs with, validated.
@@ -166,6 +175,7 @@ pub struct Discover {
 pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub upstreams: Vec<SocketAddr>,
+    pub fallback: Vec<SocketAddr>,
     pub discover: Option<Discover>,
     pub cache: CachePolicy,
     pub pool: PoolConfig,
@@ -180,8 +190,8 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("--upstream {0} is one of this proxy's own --listen addresses (a forwarding loop)")]
-    Loop(SocketAddr),
+    #[error("{0} {1} is one of this proxy's own --listen addresses (a forwarding loop)")]
+    Loop(&'static str, SocketAddr),
     #[error("no upstream: give --upstream, or a --resolv-conf with a nameserver that is not this proxy ({0})")]
     NoUpstream(String),
     #[error("--discover {0}")]
@@ -211,16 +221,19 @@ impl Config {
                 .copied()
                 .filter(|u| !is_own(u, &a.listen))
                 .collect();
-            if kept.is_empty() && a.discover.is_none() {
+            if kept.is_empty() && a.fallback.is_empty() {
                 return Err(ConfigError::NoUpstream(a.resolv_conf.display().to_string()));
             }
             kept
         } else {
             if let Some(u) = a.upstream.iter().find(|u| is_own(u, &a.listen)) {
-                return Err(ConfigError::Loop(*u));
+                return Err(ConfigError::Loop("--upstream", *u));
             }
             a.upstream.clone()
         };
+        if let Some(u) = a.fallback.iter().find(|u| is_own(u, &a.listen)) {
+            return Err(ConfigError::Loop("--fallback", *u));
+        }
         let discover = match &a.discover {
             None => None,
             Some(s) => {
@@ -233,16 +246,13 @@ impl Config {
                     None => (s.as_str(), 53),
                 };
                 let name_wire = crate::wire::encode_name(name).map_err(ConfigError::Discover)?;
-                if upstreams.is_empty() {
-                    return Err(ConfigError::Discover(format!(
-                        "{s}: needs an upstream to resolve the name through"
-                    )));
-                }
+                let max_interval = a.discover_interval.max(Duration::from_secs(1));
                 Some(Discover {
                     name: name.to_string(),
                     name_wire,
                     port,
-                    interval: a.discover_interval.max(Duration::from_secs(1)),
+                    min_interval: max_interval.min(Duration::from_secs(2)),
+                    max_interval,
                 })
             }
         };
@@ -278,6 +288,7 @@ impl Config {
         Ok(Config {
             listen: a.listen,
             upstreams,
+            fallback: a.fallback,
             discover,
             cache,
             pool: PoolConfig {

@@ -1,57 +1,76 @@
-//! `--discover`: follow CoreDNS scaling by re-resolving a headless Service name through the
-//! current upstreams and using its A/AAAA records as the upstream set. A name that has no
-//! records puts the configured upstreams back; a lookup that fails keeps the set it has,
-//! since one lost packet must not throw away the health of every replica.
+//! `--discover`: follow CoreDNS scaling and rollouts by re-resolving a headless Service name
+//! (its A/AAAA records are the replicas' pod IPs) through the current upstreams. Looked up
+//! again at the answer's TTL, bounded, and early when a replica fails. The set never
+//! empties: an answer with no address, or no answer, keeps the set it has (its health
+//! too), and while all of it is down the pool's fallbacks (the cluster DNS VIP) are asked,
+//! through which the next lookup finds the replicas' new addresses.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RData;
+use tokio::time::{sleep_until, timeout, Instant};
 
 use crate::config::Discover;
 use crate::upstream::Pool;
 use crate::wire;
 
+/// What one lookup (A or AAAA) learned: addresses and their shortest TTL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub addrs: Vec<SocketAddr>,
+    pub ttl: Option<u32>,
+}
+
 /// What one round of lookups (A and AAAA) learned.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoundResult {
-    /// Some addresses, sorted and without duplicates.
-    Found(Vec<SocketAddr>),
+    /// Some addresses, sorted and without duplicates, and the shortest TTL among them.
+    Found(Vec<SocketAddr>, Option<u32>),
     /// Every lookup was answered (NOERROR or NXDOMAIN) with no address: no ready replica.
     Empty,
     /// Nothing found, and some lookup got no usable answer (timeout, SERVFAIL, garbage).
     Failed,
 }
 
-/// The addresses in an answer's A and AAAA records with `port`, or None when the answer
-/// is not a usable one (unparsable, or an RCODE other than NOERROR and NXDOMAIN).
-pub fn addresses(answer: &[u8], port: u16) -> Option<Vec<SocketAddr>> {
+/// The A and AAAA records in an answer, with `port`, or None when the answer is not a
+/// usable one (unparsable, or an RCODE other than NOERROR and NXDOMAIN).
+pub fn addresses(answer: &[u8], port: u16) -> Option<Found> {
     let msg = Message::from_vec(answer).ok()?;
     let rc = u16::from(msg.metadata.response_code);
     if rc != wire::rcode::NOERROR && rc != wire::rcode::NXDOMAIN {
         return None;
     }
-    Some(
-        msg.answers
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                _ => None,
-            })
-            .map(|ip| SocketAddr::new(ip, port))
-            .collect(),
-    )
+    let mut found = Found {
+        addrs: Vec::new(),
+        ttl: None,
+    };
+    for r in &msg.answers {
+        let ip = match &r.data {
+            RData::A(a) => IpAddr::V4(a.0),
+            RData::AAAA(a) => IpAddr::V6(a.0),
+            _ => continue,
+        };
+        found.addrs.push(SocketAddr::new(ip, port));
+        found.ttl = Some(found.ttl.map_or(r.ttl, |t| t.min(r.ttl)));
+    }
+    Some(found)
 }
 
 /// Folds the per-type results (None for a failed lookup) into one round's outcome.
-pub fn combine(results: &[Option<Vec<SocketAddr>>]) -> RoundResult {
-    let mut found: Vec<SocketAddr> = results.iter().flatten().flatten().copied().collect();
-    found.sort();
-    found.dedup();
-    if !found.is_empty() {
-        RoundResult::Found(found)
+pub fn combine(results: &[Option<Found>]) -> RoundResult {
+    let mut addrs: Vec<SocketAddr> = results
+        .iter()
+        .flatten()
+        .flat_map(|f| f.addrs.iter().copied())
+        .collect();
+    addrs.sort();
+    addrs.dedup();
+    let ttl = results.iter().flatten().filter_map(|f| f.ttl).min();
+    if !addrs.is_empty() {
+        RoundResult::Found(addrs, ttl)
     } else if results.iter().all(Option::is_some) {
         RoundResult::Empty
     } else {
@@ -59,48 +78,61 @@ pub fn combine(results: &[Option<Vec<SocketAddr>>]) -> RoundResult {
     }
 }
 
-/// The upstream set after a round. On failure the current set stays while some of it is
-/// up; when all of it is down, the configured upstreams join it, so a sidecar whose
-/// discovered replicas all vanished can still reach the cluster's DNS.
-pub fn next_set(
-    outcome: &RoundResult,
-    current: &[SocketAddr],
-    configured: &[SocketAddr],
-    any_up: bool,
-) -> Vec<SocketAddr> {
+/// The replicas after a round: what was found, or else the set there is (never empty).
+pub fn next_set(outcome: &RoundResult, current: &[SocketAddr]) -> Vec<SocketAddr> {
     match outcome {
-        RoundResult::Found(v) => v.clone(),
-        RoundResult::Empty => configured.to_vec(),
-        RoundResult::Failed if any_up => current.to_vec(),
-        RoundResult::Failed => {
-            let mut v = current.to_vec();
-            v.extend(configured.iter().filter(|a| !current.contains(a)));
-            v
-        }
+        RoundResult::Found(v, _) => v.clone(),
+        RoundResult::Empty | RoundResult::Failed => current.to_vec(),
     }
 }
 
-pub async fn run(pool: Arc<Pool>, d: Discover, configured: Vec<SocketAddr>) {
-    let mut current: Vec<SocketAddr> = configured.clone();
+/// When to look next: at the records' TTL within the bounds; without one (no answer, or no
+/// address), at the shortest bound, as replicas may be on their way.
+pub fn next_interval(outcome: &RoundResult, d: &Discover) -> Duration {
+    match outcome {
+        RoundResult::Found(_, Some(ttl)) => {
+            Duration::from_secs(u64::from(*ttl)).clamp(d.min_interval, d.max_interval)
+        }
+        RoundResult::Found(_, None) => d.max_interval,
+        RoundResult::Empty | RoundResult::Failed => d.min_interval,
+    }
+}
+
+/// One round: A and AAAA, each within `budget`.
+async fn round(pool: &Arc<Pool>, d: &Discover, budget: Duration) -> RoundResult {
+    let mut results = [None, None];
+    for (slot, qtype) in results.iter_mut().zip([1u16, 28]) {
+        let ask = wire::Ask::new(wire::KeyBuf::plain(&d.name_wire, qtype).key(), true);
+        if let Ok(Ok(resp)) = timeout(budget, pool.forward(&ask)).await {
+            *slot = addresses(&resp, d.port);
+        }
+    }
+    combine(&results)
+}
+
+pub async fn run(pool: Arc<Pool>, d: Discover, budget: Duration) {
     loop {
-        let mut results = [None, None];
-        for (slot, qtype) in results.iter_mut().zip([1u16, 28]) {
-            let ask = wire::Ask::new(wire::KeyBuf::plain(&d.name_wire, qtype).key(), true);
-            if let Ok(Ok(resp)) = tokio::time::timeout(d.interval, pool.forward(&ask)).await {
-                *slot = addresses(&resp, d.port);
-            }
+        let started = Instant::now();
+        let outcome = round(&pool, &d, budget).await;
+        match &outcome {
+            RoundResult::Failed => log::warn!("--discover {}: lookup failed", d.name),
+            RoundResult::Empty => log::warn!("--discover {}: no ready replica listed", d.name),
+            RoundResult::Found(..) => {}
         }
-        let outcome = combine(&results);
-        if outcome == RoundResult::Failed {
-            log::warn!("--discover {}: lookup failed", d.name);
-        }
-        let next = next_set(&outcome, &current, &configured, pool.any_up());
+        let current = pool.replicas();
+        let next = next_set(&outcome, &current);
         if next != current {
             log::info!("--discover {}: upstreams now {:?}", d.name, next);
             pool.set_upstreams(&next);
-            current = next;
         }
-        tokio::time::sleep(d.interval).await;
+        // A failure seen during the round itself does not start another at once.
+        let _ = timeout(Duration::ZERO, pool.replica_failed.notified()).await;
+        tokio::select! {
+            _ = sleep_until(started + next_interval(&outcome, &d)) => {}
+            _ = pool.replica_failed.notified() => {
+                sleep_until(started + d.min_interval).await;
+            }
+        }
     }
 }
 
@@ -130,13 +162,20 @@ mod tests {
         m.to_vec().unwrap()
     }
 
+    fn found(addrs: &[&str], ttl: Option<u32>) -> Option<Found> {
+        Some(Found {
+            addrs: addrs.iter().map(|a| sa(a)).collect(),
+            ttl,
+        })
+    }
+
     #[test]
-    fn addresses_take_a_and_aaaa_with_the_port() {
+    fn addresses_take_a_and_aaaa_with_the_port_and_the_shortest_ttl() {
         let got = addresses(&answer(ResponseCode::NoError, &["10.0.0.2", "fd00::3"]), 53);
-        assert_eq!(got, Some(vec![sa("10.0.0.2:53"), sa("[fd00::3]:53")]));
+        assert_eq!(got, found(&["10.0.0.2:53", "[fd00::3]:53"], Some(5)));
         assert_eq!(
             addresses(&answer(ResponseCode::NXDomain, &[]), 53),
-            Some(vec![])
+            found(&[], None)
         );
         assert_eq!(addresses(&answer(ResponseCode::ServFail, &[]), 53), None);
         assert_eq!(addresses(&[1, 2, 3], 53), None, "garbage");
@@ -144,44 +183,66 @@ mod tests {
 
     #[test]
     fn a_round_is_found_empty_or_failed() {
-        let a = Some(vec![sa("10.0.0.3:53"), sa("10.0.0.2:53")]);
+        let a = found(&["10.0.0.3:53", "10.0.0.2:53"], Some(30));
         assert_eq!(
             combine(&[a.clone(), None]),
-            RoundResult::Found(vec![sa("10.0.0.2:53"), sa("10.0.0.3:53")]),
+            RoundResult::Found(vec![sa("10.0.0.2:53"), sa("10.0.0.3:53")], Some(30)),
             "an AAAA timeout does not lose the A records"
         );
-        assert_eq!(combine(&[Some(vec![]), Some(vec![])]), RoundResult::Empty);
-        assert_eq!(combine(&[Some(vec![]), None]), RoundResult::Failed);
+        assert_eq!(
+            combine(&[a, found(&["[fd00::1]:53"], Some(5))]),
+            RoundResult::Found(
+                vec![sa("10.0.0.2:53"), sa("10.0.0.3:53"), sa("[fd00::1]:53")],
+                Some(5)
+            ),
+            "both families, the shorter TTL"
+        );
+        assert_eq!(
+            combine(&[found(&[], None), found(&[], None)]),
+            RoundResult::Empty
+        );
+        assert_eq!(combine(&[found(&[], None), None]), RoundResult::Failed);
     }
 
     #[test]
-    fn the_set_follows_answers_and_survives_failed_lookups() {
-        let configured = [sa("10.96.0.10:53")];
+    fn the_set_follows_answers_and_never_empties() {
         let current = [sa("10.0.0.2:53"), sa("10.0.0.3:53")];
-        let found = RoundResult::Found(vec![sa("10.0.0.4:53")]);
+        let found = RoundResult::Found(vec![sa("10.0.0.4:53")], Some(5));
+        assert_eq!(next_set(&found, &current), vec![sa("10.0.0.4:53")]);
         assert_eq!(
-            next_set(&found, &current, &configured, true),
-            vec![sa("10.0.0.4:53")]
+            next_set(&RoundResult::Empty, &current),
+            current.to_vec(),
+            "no ready replica listed: keep the last known ones"
         );
         assert_eq!(
-            next_set(&RoundResult::Empty, &current, &configured, true),
-            configured.to_vec(),
-            "no ready replica: back to the configured upstreams"
-        );
-        assert_eq!(
-            next_set(&RoundResult::Failed, &current, &configured, true),
+            next_set(&RoundResult::Failed, &current),
             current.to_vec(),
             "a lost packet keeps the replicas and their health"
         );
+    }
+
+    #[test]
+    fn the_next_lookup_is_at_the_ttl_within_bounds() {
+        let d = Discover {
+            name: "x".into(),
+            name_wire: vec![],
+            port: 53,
+            min_interval: Duration::from_secs(2),
+            max_interval: Duration::from_secs(30),
+        };
+        let at = |ttl| next_interval(&RoundResult::Found(vec![sa("10.0.0.2:53")], ttl), &d);
+        assert_eq!(at(Some(5)), Duration::from_secs(5), "CoreDNS's default ttl");
+        assert_eq!(at(Some(0)), Duration::from_secs(2), "never a busy loop");
         assert_eq!(
-            next_set(&RoundResult::Failed, &current, &configured, false),
-            vec![sa("10.0.0.2:53"), sa("10.0.0.3:53"), sa("10.96.0.10:53")],
-            "all down and no answer: the configured ones join"
+            at(Some(3600)),
+            Duration::from_secs(30),
+            "at least every 30 s"
         );
+        assert_eq!(at(None), Duration::from_secs(30));
         assert_eq!(
-            next_set(&RoundResult::Failed, &configured, &configured, false),
-            configured.to_vec(),
-            "no duplicates"
+            next_interval(&RoundResult::Failed, &d),
+            Duration::from_secs(2),
+            "without an answer, soon again"
         );
     }
 }

@@ -57,13 +57,21 @@ fn bad_values_name_their_flag() {
 fn refuses_a_forwarding_loop() {
     let a = args(&["--listen", "127.0.0.1:53", "--upstream", "127.0.0.1"]).unwrap();
     let e = Config::from_args(a, None).unwrap_err();
-    assert_eq!(e, ConfigError::Loop("127.0.0.1:53".parse().unwrap()));
+    assert_eq!(
+        e,
+        ConfigError::Loop("--upstream", "127.0.0.1:53".parse().unwrap())
+    );
     assert!(e.to_string().contains("--upstream 127.0.0.1:53"));
     let a = args(&["--listen", "0.0.0.0:5300", "--upstream", "127.0.0.2:5300"]).unwrap();
     assert!(matches!(
         Config::from_args(a, None),
-        Err(ConfigError::Loop(_))
+        Err(ConfigError::Loop(..))
     ));
+    let a = args(&["--upstream", "10.0.0.1", "--fallback", "127.0.0.1"]).unwrap();
+    assert!(Config::from_args(a, None)
+        .unwrap_err()
+        .to_string()
+        .starts_with("--fallback 127.0.0.1:53"));
     let a = args(&["--listen", "127.0.0.1:5300", "--upstream", "127.0.0.1:53"]).unwrap();
     assert!(
         Config::from_args(a, None).is_ok(),
@@ -92,6 +100,14 @@ fn discover_takes_name_and_port() {
     let d = Config::from_args(a, None).unwrap().discover.unwrap();
     assert_eq!(d.port, 1053);
     assert_eq!(d.name, "coredns.kube-system.svc.cluster.local");
+    assert_eq!(d.max_interval, Duration::from_secs(30));
+    assert_eq!(d.min_interval, Duration::from_secs(2));
+    let a = args(&["--fallback", "10.96.0.10", "--discover", "x.test"]).unwrap();
+    let c = Config::from_args(a, Some("nameserver 127.0.0.1\n")).unwrap();
+    assert!(
+        c.upstreams.is_empty(),
+        "the fallback alone can resolve the name"
+    );
     let a = args(&["--upstream", "10.0.0.1", "--discover", "bad..name"]).unwrap();
     assert!(Config::from_args(a, None)
         .unwrap_err()

@@ -48,20 +48,32 @@ pub struct PoolConfig {
 }
 
 pub struct Pool {
+    /// The replicas, then the fallbacks that are not replicas too.
     set: RwLock<Arc<[Arc<Upstream>]>>,
+    fallbacks: Vec<SocketAddr>,
     pub(super) cfg: PoolConfig,
     pub(super) down: Notify,
+    /// Told when a replica (not a fallback) fails or refuses, so discovery looks again.
+    pub replica_failed: Notify,
     metrics: Arc<Metrics>,
 }
 
 type Attempt = Result<Vec<u8>, ExchangeError>;
 
 impl Pool {
-    pub fn new(addrs: &[SocketAddr], cfg: PoolConfig, metrics: Arc<Metrics>) -> Arc<Pool> {
+    /// A pool of `addrs`, with `fallbacks` asked only while every one of `addrs` is down.
+    pub fn new(
+        addrs: &[SocketAddr],
+        fallbacks: &[SocketAddr],
+        cfg: PoolConfig,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Pool> {
         let pool = Arc::new(Pool {
             set: RwLock::new(Arc::from(Vec::new())),
+            fallbacks: fallbacks.to_vec(),
             cfg,
             down: Notify::new(),
+            replica_failed: Notify::new(),
             metrics,
         });
         pool.set_upstreams(addrs);
@@ -72,16 +84,24 @@ impl Pool {
         self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Replaces the upstream set, keeping the health of upstreams that stay.
+    /// Replaces the replicas, keeping the health of upstreams that stay. Queries in flight
+    /// keep the set they started with, so none is lost to a replica leaving it.
     pub fn set_upstreams(&self, addrs: &[SocketAddr]) {
         let old = self.snapshot();
-        let mut new: Vec<Arc<Upstream>> = Vec::with_capacity(addrs.len());
-        for a in addrs.iter().take(MAX_UPSTREAMS) {
-            if new.iter().any(|u| u.addr == *a) {
+        let mut new: Vec<Arc<Upstream>> = Vec::with_capacity(addrs.len() + self.fallbacks.len());
+        let wanted = addrs
+            .iter()
+            .map(|a| (a, false))
+            .chain(self.fallbacks.iter().map(|a| (a, true)));
+        for (a, fallback) in wanted {
+            if new.len() == MAX_UPSTREAMS || new.iter().any(|u| u.addr == *a) {
                 continue;
             }
-            let up = old.iter().find(|u| u.addr == *a).cloned();
-            new.push(up.unwrap_or_else(|| Arc::new(Upstream::new(*a))));
+            let up = old.iter().find(|u| u.addr == *a && u.fallback == fallback);
+            new.push(
+                up.cloned()
+                    .unwrap_or_else(|| Arc::new(Upstream::new(*a, fallback))),
+            );
         }
         *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::from(new);
         self.down.notify_one();
@@ -89,6 +109,12 @@ impl Pool {
 
     pub fn any_up(&self) -> bool {
         self.snapshot().iter().any(|u| lock(&u.health).is_up())
+    }
+
+    /// The replicas' addresses (the set without its fallbacks).
+    pub fn replicas(&self) -> Vec<SocketAddr> {
+        let set = self.snapshot();
+        set.iter().filter(|u| !u.fallback).map(|u| u.addr).collect()
     }
 
     /// Whether some upstream is up with no recent failure: when none is, a stale answer is
@@ -115,7 +141,14 @@ impl Pool {
                 fails: h.fails,
             };
         }
-        select::pick(&cands[..set.len()], tried, rand::random(), rand::random())
+        // Fallbacks come last; they count only while no replica is up.
+        let replicas = set.iter().take_while(|u| !u.fallback).count();
+        let n = if cands[..replicas].iter().any(|c| c.up) {
+            replicas
+        } else {
+            set.len()
+        };
+        select::pick(&cands[..n], tried, rand::random(), rand::random())
     }
 
     /// Resolves one question, asking upstreams as `attempts::Attempts` decides (hedging,
@@ -214,6 +247,9 @@ impl Pool {
                 drop(h);
                 if down {
                     log::warn!("upstream {} marked down: {e}", up.addr);
+                }
+                if !up.fallback {
+                    self.replica_failed.notify_one();
                 }
                 // Wake the prober: this upstream now has a probe scheduled.
                 self.down.notify_one();

@@ -22,15 +22,18 @@ pub struct UpstreamStats {
 
 pub struct Upstream {
     pub addr: SocketAddr,
+    /// A `--fallback` nameserver: asked only while every other upstream is down.
+    pub fallback: bool,
     pub(super) health: Mutex<Health>,
     tcp: tcp::TcpConns,
     pub stats: UpstreamStats,
 }
 
 impl Upstream {
-    pub(super) fn new(addr: SocketAddr) -> Upstream {
+    pub(super) fn new(addr: SocketAddr, fallback: bool) -> Upstream {
         Upstream {
             addr,
+            fallback,
             health: Mutex::new(Health::default()),
             tcp: tcp::TcpConns::default(),
             stats: UpstreamStats::default(),

@@ -15,7 +15,7 @@ fn pool(addrs: &[SocketAddr]) -> (Arc<Pool>, Arc<Metrics>) {
         attempt_timeout: Duration::from_secs(1),
         tcp: false,
     };
-    (Pool::new(addrs, cfg, metrics.clone()), metrics)
+    (Pool::new(addrs, &[], cfg, metrics.clone()), metrics)
 }
 
 fn ask() -> Ask {
@@ -46,4 +46,100 @@ async fn a_silent_only_upstream_is_resent_three_times_then_given_up() {
 async fn no_upstream_is_an_error_not_a_wait() {
     let (pool, _) = pool(&[]);
     assert_eq!(pool.forward(&ask()).await, Err(ForwardError::NoUpstreams));
+}
+
+/// A UDP server on loopback that answers every query with itself (QR set) after `delay`,
+/// counting what it got; it stops after `limit` queries or 10 s.
+fn echo(delay: Duration, limit: usize) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let addr = sock.local_addr().unwrap();
+    let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = got.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        for _ in 0..limit {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                return;
+            };
+            count.fetch_add(1, Relaxed);
+            std::thread::sleep(delay);
+            buf[2] |= 0x80;
+            let _ = sock.send_to(&buf[..n], from);
+        }
+    });
+    (addr, got)
+}
+
+/// A loopback port with nothing bound: the kernel refuses at once.
+fn closed_port() -> SocketAddr {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_fallback_is_asked_only_while_every_replica_is_down() {
+    let (replica, replica_got) = echo(Duration::ZERO, 100);
+    let (fallback, fallback_got) = echo(Duration::ZERO, 100);
+    let metrics = Arc::new(Metrics::default());
+    let cfg = PoolConfig {
+        health: HealthPolicy::default(),
+        attempt_timeout: Duration::from_secs(1),
+        tcp: false,
+    };
+    let pool = Pool::new(&[replica], &[fallback], cfg, metrics);
+    for _ in 0..5 {
+        assert!(pool.forward(&ask()).await.is_ok());
+    }
+    assert_eq!(replica_got.load(Relaxed), 5);
+    assert_eq!(fallback_got.load(Relaxed), 0, "not while a replica is up");
+    assert_eq!(
+        pool.replicas(),
+        vec![replica],
+        "the fallback is not a replica"
+    );
+
+    // The replicas move away (a rollout the sidecar has not seen yet): the closed port
+    // refuses, is marked down after two failures, and the fallback answers from then on.
+    let gone = closed_port();
+    pool.set_upstreams(&[gone]);
+    let mut answered = 0;
+    for _ in 0..4 {
+        answered += pool.forward(&ask()).await.is_ok() as usize;
+    }
+    assert!(
+        answered >= 2,
+        "answered through the fallback: {answered} of 4"
+    );
+    assert!(fallback_got.load(Relaxed) >= 2);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(10), pool.replica_failed.notified())
+            .await
+            .is_ok(),
+        "discovery was told a replica failed"
+    );
+    assert_eq!(pool.replicas(), vec![gone]);
+}
+
+#[tokio::test]
+async fn a_query_in_flight_to_a_replica_that_leaves_the_set_is_answered() {
+    let (leaving, _) = echo(Duration::from_millis(300), 10);
+    let (staying, _) = echo(Duration::ZERO, 10);
+    let metrics = Arc::new(Metrics::default());
+    let cfg = PoolConfig {
+        health: HealthPolicy::default(),
+        attempt_timeout: Duration::from_secs(1),
+        tcp: false,
+    };
+    let pool = Pool::new(&[leaving], &[], cfg, metrics);
+    let p = pool.clone();
+    let in_flight = tokio::spawn(async move { p.forward(&ask()).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    pool.set_upstreams(&[staying]);
+    assert_eq!(pool.replicas(), vec![staying]);
+    let got = in_flight.await.unwrap();
+    assert!(got.is_ok(), "{got:?}");
 }
