@@ -21,7 +21,7 @@ fn settings() -> &'static Settings {
 fuzz_target!(|data: &[u8]| {
     let settings = settings();
     let ups = ["10.96.0.11".parse().unwrap()];
-    let _ = review(data, settings, &ups, UpstreamSource::Watched);
+    let _ = review(data, settings, &ups, UpstreamSource::EndpointSlices);
     let Ok(pod) = serde_json::from_slice::<Value>(data) else {
         return;
     };

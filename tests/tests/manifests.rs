@@ -218,21 +218,38 @@ fn the_manifests_keep_their_promises() {
         );
     }
     let svc = w.client_config.service.as_ref().unwrap();
-    let service = get("Service");
+    let services: Vec<&Value> = base.iter().filter(|d| d["kind"] == "Service").collect();
+    let service = services
+        .iter()
+        .find(|s| s["metadata"]["namespace"] == "dns-sidecar-system")
+        .expect("the webhook's Service");
     assert_eq!(service["metadata"]["name"], svc.name.as_str());
     assert_eq!(service["metadata"]["namespace"], svc.namespace.as_str());
+
+    // The discovery Service: headless, over the pods stock CoreDNS carries, ready only.
+    let disc = services
+        .iter()
+        .find(|s| s["metadata"]["namespace"] == "kube-system")
+        .expect("the discovery Service in the DNS namespace");
+    assert_eq!(disc["spec"]["clusterIP"], "None");
+    assert_eq!(
+        disc["spec"]["selector"],
+        serde_json::json!({"k8s-app": "kube-dns"})
+    );
+    assert_eq!(disc["spec"]["publishNotReadyAddresses"], false);
 
     let role: Role = serde_json::from_value(get("Role")).unwrap();
     let rules = role.rules.unwrap();
     assert_eq!(rules.len(), 1, "least RBAC");
     assert_eq!(
-        rules[0].resources.as_deref(),
-        Some(&["services".to_string()][..])
+        rules[0].api_groups.as_deref(),
+        Some(&["discovery.k8s.io".to_string()][..])
     );
     assert_eq!(
-        rules[0].verbs,
-        vec!["list".to_string(), "watch".to_string()]
+        rules[0].resources.as_deref(),
+        Some(&["endpointslices".to_string()][..])
     );
+    assert_eq!(rules[0].verbs, ["get", "list", "watch"]);
     assert_eq!(role.metadata.namespace.as_deref(), Some("kube-system"));
 
     let dep: Deployment = serde_json::from_value(get("Deployment")).unwrap();
@@ -249,8 +266,21 @@ fn the_manifests_keep_their_promises() {
     use clap::Parser;
     let mut argv = vec!["dns-sidecar-webhook".to_string()];
     argv.extend(c.args.clone().unwrap());
-    dns_sidecar_webhook::config::Args::try_parse_from(&argv)
+    let args = dns_sidecar_webhook::config::Args::try_parse_from(&argv)
         .unwrap_or_else(|e| panic!("deployment args: {e}"));
+    assert_eq!(args.check(), Ok(()));
+    assert_eq!(
+        args.discover_fqdn().as_deref(),
+        Some(
+            format!(
+                "{}.{}.svc.cluster.local",
+                disc["metadata"]["name"].as_str().unwrap(),
+                disc["metadata"]["namespace"].as_str().unwrap()
+            )
+            .as_str()
+        ),
+        "the sidecars follow the Service the manifests make"
+    );
     assert!(get("PodDisruptionBudget")["spec"]["minAvailable"] == 1);
 
     let coredns = kustomize("coredns");
@@ -261,6 +291,14 @@ fn the_manifests_keep_their_promises() {
         })
         .collect();
     assert_eq!(upstreams.len(), 2, "one Service per replica");
+    let role = coredns
+        .iter()
+        .find(|d| d["kind"] == "Role")
+        .expect("the per-replica route's Role");
+    assert_eq!(
+        role["rules"][0]["resources"],
+        serde_json::json!(["services"])
+    );
     for s in upstreams {
         assert!(s["spec"]["selector"]["statefulset.kubernetes.io/pod-name"].is_string());
     }

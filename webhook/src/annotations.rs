@@ -8,6 +8,8 @@ use std::time::Duration;
 use dns_sidecar_ops::defaults;
 use dns_sidecar_ops::values::parse_duration;
 
+use crate::dns_config::Fallback;
+
 pub const PREFIX: &str = "dns-sidecar.io/";
 pub const INJECT: &str = "dns-sidecar.io/inject";
 pub const STATUS: &str = "dns-sidecar.io/status";
@@ -26,6 +28,7 @@ pub struct Tuning {
     pub memory: Option<String>,
     pub image: Option<String>,
     pub pull_policy: Option<String>,
+    pub fallback: Option<Fallback>,
     /// Accepted annotations (suffix → value), for the status annotation.
     pub applied: BTreeMap<String, String>,
 }
@@ -117,7 +120,21 @@ fn check(kind: Kind, v: &str) -> Result<String, String> {
             p @ ("Always" | "IfNotPresent" | "Never") => Ok(p.to_string()),
             _ => Err("is not Always, IfNotPresent or Never".into()),
         },
+        Kind::Fallback => Fallback::parse(v)
+            .map(|f| f.word().to_string())
+            .ok_or_else(|| "is not cluster-dns or none".into()),
     }
+}
+
+/// A value in a warning, as the user wrote it: in double quotes, not escaped, so `"1024"`
+/// reads `"1024"` and not `String("1024")`. Control characters (which a warning header
+/// cannot carry) become `?`.
+pub fn quote(v: &str) -> String {
+    let clean: String = v
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    format!("\"{clean}\"")
 }
 
 /// Reads every `dns-sidecar.io/` annotation. Unknown keys are reported too: a typo should
@@ -141,7 +158,8 @@ pub fn parse(annotations: &BTreeMap<String, String>) -> (Tuning, Vec<String>) {
                 t.applied.insert(suffix.to_string(), v);
             }
             Err(why) => warnings.push(format!(
-                "dns-sidecar: annotation {key}={value:?} {why}; using the default"
+                "dns-sidecar: annotation {key}={} {why}; using the default",
+                quote(value)
             )),
         }
     }
@@ -166,6 +184,7 @@ pub fn parse(annotations: &BTreeMap<String, String>) -> (Tuning, Vec<String>) {
             Sets::Pod(PodField::Memory) => t.memory = Some(v.clone()),
             Sets::Pod(PodField::Image) => t.image = Some(v.clone()),
             Sets::Pod(PodField::PullPolicy) => t.pull_policy = Some(v.clone()),
+            Sets::Pod(PodField::Fallback) => t.fallback = Fallback::parse(v),
             Sets::Flag(flag) if matches!(knob.kind, Kind::Switch) => {
                 if v == "true" {
                     t.proxy_args.push(flag.to_string());
@@ -190,6 +209,7 @@ pub fn table() -> Vec<(String, &'static str, String)> {
                 Kind::Quantity => "resource quantity".into(),
                 Kind::Image => "image reference".into(),
                 Kind::PullPolicy => "Always, IfNotPresent, Never".into(),
+                Kind::Fallback => "cluster-dns, none".into(),
             };
             (format!("{PREFIX}{}", k.key), k.sets.describe(), values)
         })

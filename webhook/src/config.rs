@@ -8,7 +8,7 @@ use clap::Parser;
 use dns_sidecar_ops::values::parse_duration;
 
 use crate::annotations::is_quantity;
-use crate::dns_config::is_rfc1123_subdomain;
+use crate::dns_config::{is_rfc1123_subdomain, Fallback};
 use crate::inject::Settings;
 use crate::sidecar::{Mode, Resources};
 
@@ -92,13 +92,31 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_HOST_SEARCHES", value_delimiter = ',', value_parser = domain)]
     pub host_searches: Vec<String>,
 
-    /// Namespace of CoreDNS and its per-replica Services.
+    /// Namespace of CoreDNS, the discovery Service and any per-replica Services.
     #[arg(long, env = "DNS_SIDECAR_DNS_NAMESPACE", default_value = "kube-system")]
     pub dns_namespace: String,
 
-    /// Static upstream IPs (comma-separated) instead of watching labelled Services.
+    /// Headless Service in --dns-namespace selecting the CoreDNS pods: its ready endpoints
+    /// are injected as upstreams, and every sidecar follows it with `--discover`. "none"
+    /// leaves `--discover` out.
+    #[arg(long, env = "DNS_SIDECAR_DISCOVER_SERVICE", default_value = "dns-sidecar-upstreams", value_parser = service_or_none)]
+    pub discover_service: MaybeName,
+
+    /// Where the upstreams injected at admission come from: "endpointslices" (the
+    /// discovery Service's ready pod IPs) or "services" (ClusterIPs of per-replica Services
+    /// labelled dns-sidecar.io/upstream=true, the StatefulSet route).
+    #[arg(long, env = "DNS_SIDECAR_UPSTREAM_SOURCE", default_value = "endpointslices", value_parser = ["endpointslices", "services"])]
+    pub upstream_source: String,
+
+    /// Static upstream IPs (comma-separated) instead of watching the cluster.
     #[arg(long, env = "DNS_SIDECAR_UPSTREAMS", value_delimiter = ',')]
     pub upstreams: Vec<IpAddr>,
+
+    /// Whether pods list the cluster DNS after the sidecar ("cluster-dns": DNS survives a
+    /// sidecar restart, but musl pods also ask the VIP on every lookup) or not ("none");
+    /// the annotation dns-sidecar.io/fallback overrides it per pod.
+    #[arg(long, env = "DNS_SIDECAR_FALLBACK", default_value = "cluster-dns", value_parser = fallback)]
+    pub fallback: Fallback,
 
     /// Log level: error, warn, info or debug.
     #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = dns_sidecar_ops::values::parse_level)]
@@ -130,6 +148,24 @@ fn domain(s: &str) -> Result<String, String> {
     }
 }
 
+/// A Service name, or none at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaybeName(pub Option<String>);
+
+fn service_or_none(s: &str) -> Result<MaybeName, String> {
+    if s == "none" {
+        Ok(MaybeName(None))
+    } else if is_rfc1123_subdomain(s) && !s.contains('.') && s.len() <= 63 {
+        Ok(MaybeName(Some(s.to_string())))
+    } else {
+        Err(format!("{s:?} is not a Service name (or \"none\")"))
+    }
+}
+
+fn fallback(s: &str) -> Result<Fallback, String> {
+    Fallback::parse(s).ok_or_else(|| format!("{s:?} is not cluster-dns or none"))
+}
+
 /// An IP address, or none at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaybeIp(pub Option<IpAddr>);
@@ -143,7 +179,33 @@ fn ip_or_none(s: &str) -> Result<MaybeIp, String> {
         .map_err(|_| format!("{s:?} is not an IP address (or \"none\")"))
 }
 
+/// Flags that parse one by one but do not go together.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("--upstream-source endpointslices needs a --discover-service to watch (or give --upstreams)")]
+    NoDiscoveryService,
+}
+
 impl Args {
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.upstreams.is_empty()
+            && self.upstream_source == "endpointslices"
+            && self.discover_service.0.is_none()
+        {
+            return Err(ConfigError::NoDiscoveryService);
+        }
+        Ok(())
+    }
+
+    /// The discovery Service's FQDN, as the sidecars resolve it.
+    pub fn discover_fqdn(&self) -> Option<String> {
+        let svc = self.discover_service.0.as_ref()?;
+        Some(format!(
+            "{svc}.{}.svc.{}",
+            self.dns_namespace, self.cluster_domain
+        ))
+    }
+
     pub fn settings(&self) -> Settings {
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
         Settings {
@@ -158,6 +220,8 @@ impl Args {
             cluster_dns: self.cluster_dns.0,
             host_searches: self.host_searches.clone(),
             dns_namespace: self.dns_namespace.clone(),
+            discover: self.discover_fqdn(),
+            fallback: self.fallback,
             admin_port: self.proxy_admin_port,
             resources: Resources {
                 cpu_request: opt(&self.proxy_cpu_request),
@@ -190,6 +254,9 @@ mod tests {
             ("--upstreams", "10.0.0.1,x"),
             ("--tls-reload-interval", "soon"),
             ("--log-level", "loud"),
+            ("--discover-service", "kube-dns.kube-system"),
+            ("--upstream-source", "pods"),
+            ("--fallback", "vip"),
         ] {
             let err = parse(&[flag, value]).unwrap_err().to_string();
             assert!(err.contains(flag), "{flag}: {err}");
@@ -208,5 +275,34 @@ mod tests {
             .settings();
         assert_eq!(s.cluster_dns, None);
         assert_eq!(s.mode, Mode::Container);
+    }
+
+    #[test]
+    fn discovery_defaults_to_the_headless_service_and_can_be_turned_off() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.check(), Ok(()));
+        assert_eq!(
+            a.settings().discover.as_deref(),
+            Some("dns-sidecar-upstreams.kube-system.svc.cluster.local")
+        );
+        assert_eq!(a.settings().fallback, Fallback::ClusterDns);
+        let a = parse(&["--discover-service", "none"]).unwrap();
+        assert_eq!(a.check(), Err(ConfigError::NoDiscoveryService));
+        assert!(a
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("--discover-service"));
+        let a = parse(&[
+            "--discover-service",
+            "none",
+            "--upstream-source",
+            "services",
+        ])
+        .unwrap();
+        assert_eq!(a.check(), Ok(()));
+        assert_eq!(a.settings().discover, None);
+        let a = parse(&["--discover-service", "none", "--upstreams", "10.0.0.1"]).unwrap();
+        assert_eq!(a.check(), Ok(()));
     }
 }

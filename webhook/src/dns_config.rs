@@ -12,6 +12,33 @@ pub const MAX_NAMESERVERS: usize = 3;
 pub const MAX_SEARCHES: usize = 32;
 pub const MAX_SEARCH_CHARS: usize = 2048;
 
+/// Whether the pod's resolv.conf lists the cluster DNS VIP after 127.0.0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// A restarting sidecar costs nothing (glibc moves on at once), but musl asks every
+    /// nameserver at once, so musl pods keep loading CoreDNS through the VIP.
+    ClusterDns,
+    /// CoreDNS sees only the sidecar's misses; no DNS while the sidecar restarts.
+    None,
+}
+
+impl Fallback {
+    pub fn parse(s: &str) -> Option<Fallback> {
+        match s.trim() {
+            "cluster-dns" => Some(Fallback::ClusterDns),
+            "none" => Some(Fallback::None),
+            _ => None,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Fallback::ClusterDns => "cluster-dns",
+            Fallback::None => "none",
+        }
+    }
+}
+
 /// What the sidecar-backed dnsConfig is made from.
 #[derive(Debug, Clone)]
 pub struct DnsInputs<'a> {
@@ -86,6 +113,15 @@ pub fn build(i: &DnsInputs, own: Option<&Value>, warnings: &mut Vec<String>) -> 
     if let Some(own_opts) = own.and_then(|o| o.get("options")).and_then(Value::as_array) {
         for o in own_opts {
             let name = o.get("name").and_then(Value::as_str).unwrap_or("");
+            if name == "rotate" {
+                // glibc and Go would send every other first attempt to the fallback.
+                warnings.push(
+                    "dns-sidecar: the pod's dnsConfig option \"rotate\" dropped: it would send \
+                     half the lookups past the sidecar to the fallback nameserver"
+                        .into(),
+                );
+                continue;
+            }
             match options.iter_mut().find(|x| x["name"] == name) {
                 Some(x) => *x = o.clone(),
                 None => options.push(o.clone()),

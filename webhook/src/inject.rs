@@ -8,9 +8,10 @@ use std::net::IpAddr;
 use json_patch::{AddOperation, Patch, PatchOperation};
 use serde_json::{json, Value};
 
-use crate::annotations::{self, InjectWish, Tuning};
-use crate::dns_config::{self, DnsInputs};
+use crate::annotations::{self, quote, InjectWish, Tuning};
+use crate::dns_config::{self, DnsInputs, Fallback};
 use crate::sidecar::{self, Mode, Resources, SidecarSpec};
+use crate::{pod_os, ports};
 
 /// Settings from the webhook's flags.
 #[derive(Debug, Clone)]
@@ -24,6 +25,10 @@ pub struct Settings {
     pub host_searches: Vec<String>,
     /// Namespace of CoreDNS: nothing there is injected (a DNS loop waiting to happen).
     pub dns_namespace: String,
+    /// FQDN of the discovery Service each sidecar follows with `--discover`, if any.
+    pub discover: Option<String>,
+    /// Whether pods list the cluster DNS after the sidecar, unless an annotation says.
+    pub fallback: Fallback,
     pub admin_port: u16,
     pub resources: Resources,
 }
@@ -37,6 +42,7 @@ pub enum Skip {
     AlreadyInjected,
     DnsPolicy,
     NotPodCreate,
+    Windows,
 }
 
 impl Skip {
@@ -48,6 +54,7 @@ impl Skip {
             Skip::AlreadyInjected => "already-injected",
             Skip::DnsPolicy => "dns-policy",
             Skip::NotPodCreate => "not-pod-create",
+            Skip::Windows => "windows",
         }
     }
 }
@@ -67,7 +74,10 @@ pub struct Outcome {
 /// Where the upstreams came from, for the warning when there are none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpstreamSource {
-    Watched,
+    /// The discovery Service's ready endpoints (the replicas' pod IPs).
+    EndpointSlices,
+    /// Per-replica Services labelled `dns-sidecar.io/upstream=true`.
+    Services,
     Static,
 }
 
@@ -133,6 +143,9 @@ pub fn decide(
     if is_dns_server(&labels) || namespace == s.dns_namespace {
         return skip(Skip::DnsServer);
     }
+    if pod_os::is_windows(spec) {
+        return skip(Skip::Windows);
+    }
     let policy = spec
         .get("dnsPolicy")
         .and_then(Value::as_str)
@@ -149,7 +162,10 @@ pub fn decide(
     };
     if fell_back {
         let what = match source {
-            UpstreamSource::Watched => "no Service labelled dns-sidecar.io/upstream=true was found",
+            UpstreamSource::EndpointSlices => "the discovery Service has no ready endpoint",
+            UpstreamSource::Services => {
+                "no Service labelled dns-sidecar.io/upstream=true was found"
+            }
             UpstreamSource::Static => "no --upstreams were given",
         };
         warnings.push(match s.cluster_dns {
@@ -162,19 +178,23 @@ pub fn decide(
         });
     }
 
+    let admin_port = admin_port(spec, s.admin_port, &mut warnings);
     let container = sidecar::container(&SidecarSpec {
         image: tuning.image.as_deref().unwrap_or(&s.image),
         pull_policy: tuning.pull_policy.as_deref().unwrap_or(&s.pull_policy),
         mode: s.mode,
-        admin_port: s.admin_port,
+        admin_port,
         upstreams: &ups,
+        fallback: s.cluster_dns.filter(|vip| !ups.contains(vip)),
+        discover: s.discover.as_deref(),
         resources: resources(&s.resources, &tuning),
         extra_args: &tuning.proxy_args,
     });
+    let fallback = tuning.fallback.unwrap_or(s.fallback);
     let inputs = DnsInputs {
         namespace,
         cluster_domain: &s.cluster_domain,
-        fallback: s.cluster_dns,
+        fallback: s.cluster_dns.filter(|_| fallback == Fallback::ClusterDns),
         host_searches: &s.host_searches,
         ndots: tuning.ndots.unwrap_or(5),
     };
@@ -210,6 +230,7 @@ pub fn decide(
         "version": env!("CARGO_PKG_VERSION"),
         "mode": match s.mode { Mode::Native => "native", Mode::Container => "container" },
         "upstreams": ups.iter().map(IpAddr::to_string).collect::<Vec<_>>(),
+        "fallback": fallback.word(),
         "settings": tuning.applied,
     });
     if !after.get("metadata").is_some_and(Value::is_object) {
@@ -257,6 +278,18 @@ fn view(pod: &Value) -> Value {
     v
 }
 
+/// The admin port, moved past the ports the pod's containers declare if it clashes.
+fn admin_port(spec: &Value, wanted: u16, warnings: &mut Vec<String>) -> u16 {
+    let used = ports::used(spec);
+    let port = ports::free_from(wanted, &used).unwrap_or(wanted);
+    if port != wanted {
+        warnings.push(format!(
+            "dns-sidecar: port {wanted} is used by a container of this pod; the sidecar's admin port (probes, metrics) is {port}"
+        ));
+    }
+    port
+}
+
 fn resources(base: &Resources, t: &Tuning) -> Resources {
     let mut r = base.clone();
     if let Some(cpu) = &t.cpu {
@@ -288,10 +321,13 @@ fn set_port_sysctl(spec: &mut Value, warnings: &mut Vec<String>) {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(u32::MAX);
             if v > 53 {
+                let was = match &x["value"] {
+                    Value::String(s) => quote(s),
+                    other => other.to_string(),
+                };
                 warnings.push(format!(
-                    "dns-sidecar: sysctl {} lowered from {:?} to 53 so the sidecar can bind port 53",
+                    "dns-sidecar: sysctl {} lowered from {was} to 53 so the sidecar can bind port 53",
                     sidecar::PORT_SYSCTL,
-                    x["value"]
                 ));
                 x["value"] = json!("53");
             }

@@ -1,5 +1,5 @@
-//! dns-sidecar-webhook: the injector. `inject` (the decision), `annotations`, `dns_config`
-//! and `sidecar` are pure and unit-tested; `review` is the AdmissionReview envelope;
+//! dns-sidecar-webhook: the injector. `inject` (the decision), `annotations`, `dns_config`,
+//! `sidecar`, `pod_os` and `ports` are pure and unit-tested; `review` is the AdmissionReview envelope;
 //! `server`, `tls` and `upstreams` are the I/O around them.
 
 #![forbid(unsafe_code)]
@@ -9,6 +9,8 @@ pub mod config;
 pub mod dns_config;
 pub mod inject;
 pub mod metrics;
+pub mod pod_os;
+pub mod ports;
 pub mod review;
 pub mod server;
 pub mod sidecar;

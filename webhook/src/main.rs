@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use dns_sidecar_webhook::config::Args;
+use dns_sidecar_webhook::inject::UpstreamSource;
 use dns_sidecar_webhook::server::{self, AppState};
 use dns_sidecar_webhook::tls::{self, ReloadingCert};
 use dns_sidecar_webhook::upstreams::{self, Upstreams};
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    args.check()?;
     let certs = ReloadingCert::new(&args.tls_cert, &args.tls_key).with_context(|| {
         format!(
             "--tls-cert {} / --tls-key {}",
@@ -52,13 +54,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         match kube::Client::try_default().await {
             Ok(client) => {
-                let u = Upstreams::watched();
-                tokio::spawn(upstreams::watch(
-                    client,
-                    args.dns_namespace.clone(),
-                    u.clone(),
-                ));
-                u
+                let ns = args.dns_namespace.clone();
+                match (&args.discover_service.0, args.upstream_source.as_str()) {
+                    (Some(svc), "endpointslices") => {
+                        let u = Upstreams::watched(UpstreamSource::EndpointSlices);
+                        tokio::spawn(upstreams::watch_endpoint_slices(
+                            client,
+                            ns,
+                            svc.clone(),
+                            u.clone(),
+                        ));
+                        u
+                    }
+                    _ => {
+                        let u = Upstreams::watched(UpstreamSource::Services);
+                        tokio::spawn(upstreams::watch_services(client, ns, u.clone()));
+                        u
+                    }
+                }
             }
             Err(e) => {
                 // Pods must still be admitted: inject with the cluster DNS VIP and say so.

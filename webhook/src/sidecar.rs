@@ -37,6 +37,10 @@ pub struct SidecarSpec<'a> {
     pub mode: Mode,
     pub admin_port: u16,
     pub upstreams: &'a [IpAddr],
+    /// Asked by the proxy only while every upstream is down (the cluster DNS VIP).
+    pub fallback: Option<IpAddr>,
+    /// The discovery Service's FQDN, followed with `--discover`.
+    pub discover: Option<&'a str>,
     pub resources: Resources,
     /// Tuning flags from annotations, `--flag=value`.
     pub extra_args: &'a [String],
@@ -77,6 +81,17 @@ pub fn container(s: &SidecarSpec) -> Value {
     let ups: Vec<String> = s.upstreams.iter().map(IpAddr::to_string).collect();
     if !ups.is_empty() {
         args.push(format!("--upstream={}", ups.join(",")));
+    }
+    if let Some(f) = s.fallback {
+        args.push(format!("--fallback={f}"));
+    }
+    if let Some(d) = s.discover {
+        args.push(format!("--discover={d}"));
+    }
+    if s.mode == Mode::Native {
+        // Kubernetes stops a native sidecar only after every app container has exited:
+        // nobody is left to answer, and a drain would only hold up Jobs and rollouts.
+        args.push("--drain=0s".into());
     }
     args.extend(s.extra_args.iter().cloned());
     let probe = |path: &str, period: u32, failures: u32| {

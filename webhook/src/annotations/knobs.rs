@@ -21,6 +21,8 @@ pub(super) enum Kind {
     Quantity,
     Image,
     PullPolicy,
+    /// `cluster-dns` or `none`.
+    Fallback,
 }
 
 /// What an annotation sets.
@@ -39,6 +41,7 @@ pub(super) enum PodField {
     Memory,
     Image,
     PullPolicy,
+    Fallback,
 }
 
 impl Sets {
@@ -51,6 +54,9 @@ impl Sets {
             Sets::Pod(PodField::Memory) => "the sidecar's memory request and limit",
             Sets::Pod(PodField::Image) => "the sidecar's image",
             Sets::Pod(PodField::PullPolicy) => "the sidecar's imagePullPolicy",
+            Sets::Pod(PodField::Fallback) => {
+                "whether the pod's resolv.conf lists the cluster DNS after the sidecar"
+            }
         }
     }
 }
@@ -165,6 +171,11 @@ pub(super) const KNOBS: &[Knob] = &[
         key: "image",
         sets: Sets::Pod(PodField::Image),
         kind: Kind::Image,
+    },
+    Knob {
+        key: "fallback",
+        sets: Sets::Pod(PodField::Fallback),
+        kind: Kind::Fallback,
     },
     Knob {
         key: "pull-policy",

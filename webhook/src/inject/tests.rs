@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::dns_config;
 
+mod fixes;
 mod shapes;
 mod tuning;
 
@@ -37,6 +38,8 @@ pub(crate) fn settings() -> Settings {
         cluster_dns: Some("10.96.0.10".parse().unwrap()),
         host_searches: vec![],
         dns_namespace: "kube-system".into(),
+        discover: Some("dns-sidecar-upstreams.kube-system.svc.cluster.local".into()),
+        fallback: Fallback::ClusterDns,
         admin_port: 9953,
         resources: Resources {
             cpu_request: Some("10m".into()),
@@ -58,7 +61,7 @@ fn pod_of(name: &str) -> Value {
 
 /// The decision with the test settings and upstreams.
 fn decide_in(pod: &Value, ns: &str) -> Outcome {
-    decide(pod, ns, &settings(), &ups(), UpstreamSource::Watched)
+    decide(pod, ns, &settings(), &ups(), UpstreamSource::EndpointSlices)
 }
 
 fn run(name: &str) -> (Value, String, Outcome) {

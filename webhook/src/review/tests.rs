@@ -20,7 +20,7 @@ fn review_json(req: &Value) -> Reviewed {
         &serde_json::to_vec(req).unwrap(),
         &settings(),
         &ups(),
-        UpstreamSource::Watched,
+        UpstreamSource::EndpointSlices,
     )
     .unwrap()
 }
@@ -33,7 +33,7 @@ fn ups() -> Vec<IpAddr> {
 fn answers_with_the_requests_uid_and_a_json_patch() {
     let body = fixture_bytes("generate-name.json");
     let req: Value = serde_json::from_slice(&body).unwrap();
-    let r = review(&body, &settings(), &ups(), UpstreamSource::Watched).unwrap();
+    let r = review(&body, &settings(), &ups(), UpstreamSource::EndpointSlices).unwrap();
     assert_eq!(r.outcome, "injected");
     assert_eq!(r.pod, "dns-demo/gen-*");
     assert_eq!(r.body["apiVersion"], "admission.k8s.io/v1");
@@ -54,7 +54,7 @@ fn answers_with_the_requests_uid_and_a_json_patch() {
 #[test]
 fn skips_carry_no_patch() {
     let body = fixture_bytes("injected-good.round2.json");
-    let r = review(&body, &settings(), &ups(), UpstreamSource::Watched).unwrap();
+    let r = review(&body, &settings(), &ups(), UpstreamSource::EndpointSlices).unwrap();
     assert_eq!((r.outcome, r.reason), ("skipped", "already-injected"));
     assert!(r.body["response"].get("patch").is_none_or(Value::is_null));
     assert!(r.body["response"]
@@ -69,7 +69,7 @@ fn dry_run_is_answered_like_any_other() {
         &fixture_bytes("dry-run-plain.json"),
         &settings(),
         &ups(),
-        UpstreamSource::Watched,
+        UpstreamSource::EndpointSlices,
     )
     .unwrap();
     assert_eq!(dry.outcome, "injected");
@@ -106,7 +106,7 @@ fn bad_envelopes_are_errors_not_panics() {
         (serde_json::to_vec(&no_request).unwrap(), "no request"),
         (serde_json::to_vec(&no_uid).unwrap(), "uid"),
     ] {
-        let e = review(&body, &settings(), &ups(), UpstreamSource::Watched)
+        let e = review(&body, &settings(), &ups(), UpstreamSource::EndpointSlices)
             .err()
             .expect("an error");
         assert!(e.to_string().contains(want), "{e}");

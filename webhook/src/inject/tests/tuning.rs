@@ -49,13 +49,23 @@ fn annotations_tune_the_sidecar_and_bad_ones_warn() {
         json!([{"name": "ndots", "value": "2"}])
     );
     assert_eq!(out.warnings.len(), 1);
-    assert!(out.warnings[0].contains("stale-max"));
+    assert!(
+        out.warnings[0].contains("dns-sidecar.io/stale-max=\"forever\" is not a duration"),
+        "{}",
+        out.warnings[0]
+    );
 }
 
 #[test]
 fn no_known_upstreams_falls_back_to_the_vip_and_says_so() {
     let pod = pod_of("plain.json");
-    let out = decide(&pod, "dns-demo", &settings(), &[], UpstreamSource::Watched);
+    let out = decide(
+        &pod,
+        "dns-demo",
+        &settings(),
+        &[],
+        UpstreamSource::EndpointSlices,
+    );
     let (_, pod) = injected(&pod, &out);
     assert!(pod["spec"]["initContainers"][0]["args"]
         .as_array()
@@ -72,7 +82,7 @@ fn container_mode_for_older_clusters() {
         ..settings()
     };
     let pod = pod_of("init-container.json");
-    let out = decide(&pod, "dns-demo", &s, &ups(), UpstreamSource::Watched);
+    let out = decide(&pod, "dns-demo", &s, &ups(), UpstreamSource::EndpointSlices);
     let (patch, after) = injected(&pod, &out);
     assert_eq!(after["spec"]["containers"][0]["name"], sidecar::NAME);
     assert!(after["spec"]["containers"][0]
@@ -98,4 +108,9 @@ fn a_higher_port_sysctl_is_lowered_with_a_warning() {
         json!([{"name": "net.ipv4.ip_unprivileged_port_start", "value": "53"}])
     );
     assert_eq!(out.warnings.len(), 1);
+    assert!(
+        out.warnings[0].contains("lowered from \"1024\" to 53"),
+        "the value as the user wrote it: {}",
+        out.warnings[0]
+    );
 }
