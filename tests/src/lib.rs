@@ -4,9 +4,11 @@
 //! is ended by its PID when its handle drops. A missing tool fails the test with what to
 //! install. One file per fixture kind: `process` (processes, temp dirs, ports, waiting),
 //! `nsd`, `proxy` (the binary under test), `dig`, `http`, `ask` (a record-by-record client),
-//! `unbound`, `fake` and `lossy` (fault injection), `netns` (the cluster in namespaces).
+//! `unbound`, `fake` and `lossy` (fault injection), `netns` (the cluster in namespaces),
+//! `clients` (resolvers other than glibc's, built here: musl's).
 
 pub mod ask;
+pub mod clients;
 mod dig;
 pub mod fake;
 mod http;

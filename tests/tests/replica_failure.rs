@@ -248,37 +248,6 @@ fn a_replica_that_comes_back_is_used_again() {
 }
 
 #[test]
-fn scaling_coredns_from_two_to_three_is_followed_with_discover() {
-    let mut c = Cluster::new(3, 2);
-    let mut args = upstream_flag(2);
-    args.extend([
-        "--discover".into(),
-        netns::HEADLESS.into(),
-        "--discover-interval".into(),
-        "1s".into(),
-    ]);
-    c.start_proxy(&proxy_bin(), &args);
-    c.set_resolv_conf(&netns::sidecar_resolv_conf());
-    let third = format!("upstream=\"{}:53\"", netns::replica_ip(2));
-    wait_until(Duration::from_secs(10), || {
-        c.pod_http("/metrics")
-            .contains(&format!("upstream=\"{}:53\"", netns::replica_ip(0)))
-    })
-    .expect("the headless Service's pods became the upstreams");
-    assert!(!c.pod_http("/metrics").contains(&third));
-    c.scale_headless(3);
-    wait_until(Duration::from_secs(10), || {
-        c.pod_http("/metrics").contains(&third)
-    })
-    .expect("the third replica was discovered");
-    let before = c.packets_to(2);
-    let s = series(&c, &names(100, 30));
-    report("scaled 2 to 3", "sidecar", &s);
-    assert_eq!(s.failures, 0);
-    assert!(c.packets_to(2) > before, "the new replica answers queries");
-}
-
-#[test]
 fn a_killed_sidecar_falls_through_to_the_cluster_dns() {
     let mut c = Cluster::new(2, 2);
     let h = c.start_proxy(&proxy_bin(), &upstream_flag(2));

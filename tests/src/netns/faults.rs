@@ -12,6 +12,12 @@ impl Cluster {
     /// The replica's node dies: every packet to or from it vanishes.
     pub fn blackhole(&self, i: usize, dead: bool) {
         let verb = if dead { "add" } else { "delete" };
+        let mut list = self.dead.lock().unwrap();
+        list.retain(|d| *d != i);
+        if dead {
+            list.push(i);
+        }
+        drop(list);
         sh(&[
             "ip",
             "netns",
@@ -97,17 +103,17 @@ impl Cluster {
 
     /// Packets sent to replica `i`'s port 53 so far.
     pub fn packets_to(&self, i: usize) -> u64 {
+        self.counter(&format!("r{i}"))
+    }
+
+    /// Packets (queries) sent to the cluster DNS VIP so far.
+    pub fn packets_to_vip(&self) -> u64 {
+        self.counter("vip")
+    }
+
+    fn counter(&self, name: &str) -> u64 {
         let out = sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.node,
-            "nft",
-            "list",
-            "counter",
-            "ip",
-            "kube",
-            &format!("r{i}"),
+            "ip", "netns", "exec", &self.node, "nft", "list", "counter", "ip", "kube", name,
         ]);
         out.split_whitespace()
             .skip_while(|w| *w != "packets")

@@ -12,18 +12,23 @@
 //! netem delay. Only addresses inside these namespaces are ever sent to.
 //!
 //! One file per fixture kind: `topology` (the namespaces, links and the cluster's life),
-//! `services` (kube-proxy's rules and the cluster zone), `faults`, `pod` (clients in the
-//! pod), `resolv` (resolv.conf texts), `stats` (summaries of lookups).
+//! `services` (kube-proxy's rules and the cluster zone), `faults`, `rollout` (CoreDNS
+//! replaced and scaled while the pod resolves), `pod` (clients in the pod), `resolv`
+//! (resolv.conf texts), `stats` (summaries of lookups).
 
 mod faults;
 mod pod;
 mod resolv;
+mod rollout;
 mod services;
 mod stats;
 mod topology;
 
 pub use pod::GetentResult;
-pub use resolv::{cluster_first_resolv_conf, resolv_conf, sidecar_resolv_conf};
+pub use resolv::{
+    cluster_first_resolv_conf, resolv_conf, sidecar_resolv_conf, sidecar_resolv_conf_with,
+};
+pub use rollout::{measure, measure_all, sidecar_args, Setup, Timed, LAMEDUCK};
 pub use stats::{summarize, Summary};
 pub use topology::{Cluster, Replica};
 
@@ -35,8 +40,8 @@ use crate::require;
 
 pub const VIP: &str = "10.96.0.10";
 pub const DOMAIN: &str = "cluster.local";
-/// The headless Service listing the replicas' pod IPs (for `--discover`).
-pub const HEADLESS: &str = "kube-dns-upstreams.kube-system.svc.cluster.local";
+/// The discovery Service (headless) listing the replicas' pod IPs, as manifests/ makes it.
+pub const HEADLESS: &str = "dns-sidecar-upstreams.kube-system.svc.cluster.local";
 
 /// Fails clearly when the topology cannot be built here.
 pub fn require_root_and_tools() {

@@ -44,6 +44,23 @@ impl Cluster {
         }
     }
 
+    /// One lookup through another resolver in the pod: `client NAME`, as `getent` is run
+    /// (e.g. the static musl client of `crate::clients`).
+    pub fn resolve_with(&self, client: &std::path::Path, name: &str) -> GetentResult {
+        let start = Instant::now();
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.pod])
+            .arg(client)
+            .arg(name)
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        GetentResult {
+            ok: out.status.success() && !out.stdout.is_empty(),
+            took: start.elapsed(),
+        }
+    }
+
     /// `dig` in the pod against `server`.
     pub fn dig(&self, server: &str, name: &str) -> (String, Duration) {
         let start = Instant::now();

@@ -16,12 +16,18 @@ pub fn resolv_conf(nameservers: &[String], searches: &[String], options: &[Strin
     s
 }
 
-/// The resolv.conf a pod in namespace `default` gets from the webhook (its own code).
+/// The resolv.conf a pod in namespace `default` gets from the webhook (its own code), with
+/// the cluster DNS VIP after the sidecar (`dns-sidecar.io/fallback: cluster-dns`).
 pub fn sidecar_resolv_conf() -> String {
+    sidecar_resolv_conf_with(true)
+}
+
+/// The same, with or without the VIP (`dns-sidecar.io/fallback: none`).
+pub fn sidecar_resolv_conf_with(vip_fallback: bool) -> String {
     let inputs = dns_sidecar_webhook::dns_config::DnsInputs {
         namespace: "default",
         cluster_domain: DOMAIN,
-        fallback: Some(VIP.parse().unwrap()),
+        fallback: vip_fallback.then(|| VIP.parse().unwrap()),
         host_searches: &[],
         ndots: 5,
     };

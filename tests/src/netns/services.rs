@@ -24,8 +24,11 @@ fn zones(headless: &[Ipv4Addr]) -> (String, String) {
     for i in 0..50 {
         c.push_str(&format!("short{i}.default.svc 1 IN A 10.101.0.{}\n", i + 1));
     }
+    // CoreDNS's kubernetes plugin answers with its `ttl` (5 s by default).
     for ip in headless {
-        c.push_str(&format!("kube-dns-upstreams.kube-system.svc IN A {ip}\n"));
+        c.push_str(&format!(
+            "dns-sidecar-upstreams.kube-system.svc 5 IN A {ip}\n"
+        ));
     }
     let o = "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 60\n@ IN NS ns\nns IN A 192.0.2.53\n\
              www IN A 192.0.2.80\nwww IN AAAA 2001:db8::80\napi IN A 192.0.2.81\n"
@@ -42,21 +45,42 @@ impl Cluster {
         }
     }
 
-    /// kube-proxy's rules: the VIP DNATed round robin over the first `n` replicas (each new
-    /// flow; conntrack keeps a flow where it went), one VIP per replica, a set of dead
-    /// replicas dropped silently, and a packet counter per replica.
-    pub fn set_service(&self, n: usize) {
-        let map: Vec<String> = (0..n).map(|i| format!("{i} : {}", replica_ip(i))).collect();
+    /// kube-proxy's rules for the Service's endpoints `eps` (replica indexes, one per slot):
+    /// the VIP DNATed round robin over them (each new flow; conntrack keeps a flow where it
+    /// went, and replacing the rules keeps conntrack, as kube-proxy's resync does), the
+    /// per-replica VIP of slot k to `eps[k]` (the StatefulSet route), the dead replicas
+    /// dropped silently, and packet counters per replica and for the VIP (every packet: the
+    /// nat chain sees only a flow's first).
+    pub fn set_endpoints(&self, eps: &[usize]) {
+        *self.endpoints.lock().unwrap() = eps.to_vec();
+        let map: Vec<String> = eps
+            .iter()
+            .enumerate()
+            .map(|(k, i)| format!("{k} : {}", replica_ip(*i)))
+            .collect();
+        let dead: Vec<String> = self
+            .dead
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|i| replica_ip(*i).to_string())
+            .collect();
+        let dead_elements = if dead.is_empty() {
+            String::new()
+        } else {
+            format!(" elements = {{ {} }};", dead.join(", "))
+        };
         let mut rules = format!(
-            "table ip kube {{\n set dead {{ type ipv4_addr; }}\n{counters}\n chain prerouting {{\n  type nat hook prerouting priority dstnat; policy accept;\n  ip daddr {VIP} meta l4proto {{ udp, tcp }} th dport 53 dnat to numgen inc mod {n} map {{ {map} }}\n",
+            "table ip kube {{\n set dead {{ type ipv4_addr;{dead_elements} }}\n{counters}\n counter vip {{ }}\n chain count {{\n  type filter hook prerouting priority mangle; policy accept;\n  ip daddr {VIP} meta l4proto {{ udp, tcp }} th dport 53 counter name vip\n }}\n chain prerouting {{\n  type nat hook prerouting priority dstnat; policy accept;\n  ip daddr {VIP} meta l4proto {{ udp, tcp }} th dport 53 dnat to numgen inc mod {n} map {{ {map} }}\n",
             counters = (0..self.replicas.len()).map(|i| format!(" counter r{i} {{ }}")).collect::<Vec<_>>().join("\n"),
+            n = eps.len(),
             map = map.join(", ")
         );
-        for i in 0..self.replicas.len() {
+        for (k, i) in eps.iter().enumerate() {
             rules.push_str(&format!(
                 "  ip daddr {} meta l4proto {{ udp, tcp }} th dport 53 dnat to {}\n",
-                replica_vip(i),
-                replica_ip(i)
+                replica_vip(k),
+                replica_ip(*i)
             ));
         }
         rules.push_str(" }\n chain forward {\n  type filter hook forward priority filter; policy accept;\n  ip daddr @dead drop\n  ip saddr @dead drop\n");
@@ -68,7 +92,6 @@ impl Cluster {
         }
         rules.push_str(" }\n}\n");
         let path = self.dir.0.join("rules.nft");
-        // Replace the table whole, keeping nothing but conntrack (as kube-proxy's resync).
         let _ = Command::new("ip")
             .args([
                 "netns", "exec", &self.node, "nft", "delete", "table", "ip", "kube",
@@ -85,16 +108,18 @@ impl Cluster {
             "-f",
             path.to_str().unwrap(),
         ]);
-    }
-
-    /// Scales the headless Service to the first `n` replicas (zone rewritten, NSD reloaded).
-    pub fn scale_headless(&self, n: usize) {
-        let ips: Vec<Ipv4Addr> = (0..n).map(replica_ip).collect();
+        // The headless Service lists the same endpoints (CoreDNS's view, reloaded).
+        let ips: Vec<Ipv4Addr> = eps.iter().map(|i| replica_ip(*i)).collect();
         self.write_zones(&ips);
         for r in &self.replicas {
             if let Some(p) = &r.server {
                 p.signal("HUP");
             }
         }
+    }
+
+    /// The Service's endpoints now.
+    pub fn endpoints(&self) -> Vec<usize> {
+        self.endpoints.lock().unwrap().clone()
     }
 }

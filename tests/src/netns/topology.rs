@@ -55,6 +55,9 @@ pub struct Cluster {
     pub(super) dir: TempDir,
     pub(super) procs: Vec<Proc>,
     pub(super) relays: Vec<SlowRelay>,
+    /// The Service's endpoints (replica indexes, by slot), and the replicas whose node died.
+    pub(super) endpoints: std::sync::Mutex<Vec<usize>>,
+    pub(super) dead: std::sync::Mutex<Vec<usize>>,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -78,6 +81,8 @@ impl Cluster {
             dir,
             procs: Vec::new(),
             relays: Vec::new(),
+            endpoints: Default::default(),
+            dead: Default::default(),
         };
         let node = c.node.clone();
         sh(&["ip", "netns", "add", &node]);
@@ -152,7 +157,7 @@ impl Cluster {
         for i in 0..n {
             c.start_server(i);
         }
-        c.set_service(in_service);
+        c.set_endpoints(&(0..in_service).collect::<Vec<_>>());
         c
     }
 
