@@ -3,7 +3,8 @@
 # resolv.conf, with per-replica nameservers, and with the dns-sidecar, side by side.
 # Everything runs in network namespaces on this machine (root needed); it cleans up after
 # itself, also when interrupted. About a minute after the first build.
-#   hack/demo.sh [--svg chart.svg]
+#   hack/demo.sh [--svg chart.svg]   a replica's node dies
+#   hack/demo.sh rollout             CoreDNS rolled (every replica replaced at a new address)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,6 +1,7 @@
 //! The demo: builds the replica-failure topology, kills a CoreDNS replica's node, and shows
 //! side by side what a pod sees with today's resolv.conf, with per-replica nameservers, and
-//! with the sidecar. `--svg FILE` also writes a chart of every lookup's time.
+//! with the sidecar. `--svg FILE` also writes a chart of every lookup's time. `rollout`
+//! instead rolls CoreDNS (every replica replaced at a new address) under each setup.
 //! Run through hack/demo.sh (needs root for network namespaces).
 
 use std::io::Write;
@@ -30,16 +31,14 @@ fn main() {
     let bin = std::env::var_os("DNS_SIDECAR_PROXY_BIN")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(proxy_bin);
+    if args.iter().any(|a| a == "rollout") {
+        return rollout(&bin);
+    }
 
     println!("Building the topology: a node doing kube-proxy's DNAT, 2 CoreDNS replicas (NSD), a pod ...");
     let mut c = Cluster::new(2, 2);
-    c.start_proxy(
-        &bin,
-        &[
-            "--upstream".into(),
-            format!("{},{}", netns::replica_vip(0), netns::replica_vip(1)),
-        ],
-    );
+    let args = netns::sidecar_args(&c);
+    c.start_proxy(&bin, &args);
     c.set_resolv_conf(&netns::sidecar_resolv_conf());
     for i in 0..4 {
         c.getent(&format!("svc{i}"));
@@ -115,6 +114,41 @@ fn main() {
         std::fs::write(&path, chart(&setups)).expect("write the chart");
         println!("Chart: {path}");
     }
+}
+
+/// A CoreDNS rolling restart under each setup at once, each in its own cluster: both
+/// replicas replaced in turn at new addresses (the old one out of the endpoints, answering
+/// for CoreDNS's 5 s lameduck, then gone), while the pod resolves a Service every 50 ms.
+fn rollout(bin: &std::path::Path) {
+    use netns::Setup;
+    println!("Three clusters (kube-proxy's DNAT, 2 CoreDNS replicas as NSD, a pod), one per setup.");
+    println!("Rolling CoreDNS: each replica replaced by a new pod at a new address, the old one answering 5 s more, then gone ...\n");
+    let event = |c: &Cluster| {
+        c.roll_out(&[2, 3]);
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    let setups = [
+        Setup::Vip,
+        Setup::PerReplica,
+        Setup::Sidecar { vip_fallback: true },
+    ];
+    let runs = netns::measure_all(&setups, 4, 2, bin, &event);
+    println!("| setup | lookups | failed | over 1 s | median | max |\n| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (setup, _, lookups) in &runs {
+        let results: Vec<GetentResult> = lookups.iter().map(|t| t.result).collect();
+        let m = summarize(&results);
+        let slow = results.iter().filter(|r| r.took >= Duration::from_secs(1)).count();
+        println!(
+            "| {} | {} | {} | {} | {:.1} ms | {:.1} ms |",
+            setup.label(),
+            m.n,
+            m.failures,
+            slow,
+            ms(m.median),
+            ms(m.max)
+        );
+    }
+    println!("\nLookups that fail or stall under the VIP are flows conntrack still pins to a replica that is gone\n(kubernetes/kubernetes#129617); the sidecar talks to the replicas' pod IPs and follows them.");
 }
 
 /// Each lookup's time as a bar, one row per setup (linear, 0 to 6 s).
