@@ -16,13 +16,18 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
+use crate::search::Searches;
 use crate::server;
 use crate::upstream::Pool;
+
+/// How often the pod's resolv.conf is checked for a changed search list.
+const SEARCH_RELOAD: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Every socket bound, nothing served yet.
 pub struct Bound {
     cfg: Config,
     engine: Arc<Engine>,
+    searches: Arc<Searches>,
     admin: Arc<AdminState>,
     admin_listener: TcpListener,
     udp: Vec<tokio::net::UdpSocket>,
@@ -47,11 +52,15 @@ pub async fn bind(cfg: Config) -> anyhow::Result<Bound> {
         cfg.pool.clone(),
         metrics.clone(),
     );
+    // The pod's search list, for autopath (none when the file cannot be read).
+    let text = std::fs::read_to_string(&cfg.resolv_conf).unwrap_or_default();
+    let searches = Arc::new(Searches::new(crate::search::parse(&text)));
     let engine = Arc::new(Engine::new(
         Cache::new(cfg.cache.clone()),
         pool,
         metrics,
         cfg.engine.clone(),
+        searches.clone(),
     ));
     let admin = Arc::new(AdminState {
         engine: engine.clone(),
@@ -87,6 +96,7 @@ pub async fn bind(cfg: Config) -> anyhow::Result<Bound> {
     Ok(Bound {
         cfg,
         engine,
+        searches,
         admin,
         admin_listener,
         udp,
@@ -102,6 +112,7 @@ pub async fn serve(b: Bound, shutdown: impl Future<Output = ()>) -> anyhow::Resu
     let Bound {
         cfg,
         engine,
+        searches,
         admin,
         admin_listener,
         udp,
@@ -123,6 +134,13 @@ pub async fn serve(b: Bound, shutdown: impl Future<Output = ()>) -> anyhow::Resu
         )));
     }
     tasks.push(tokio::spawn(pool.clone().run_prober()));
+    if cfg.engine.autopath != crate::autopath::Level::Off {
+        tasks.push(tokio::spawn(crate::search::watch(
+            cfg.resolv_conf.clone(),
+            searches,
+            SEARCH_RELOAD,
+        )));
+    }
     if let Some(d) = cfg.discover.clone() {
         tasks.push(tokio::spawn(crate::discover::run(
             pool.clone(),

@@ -147,6 +147,13 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_LOG_QUERIES")]
     pub log_queries: bool,
 
+    /// Shorten the pod's search-list walk (ndots:5), read from --resolv-conf: "off",
+    /// "prefetch" (ask the rest of the walk when its first name misses), "nxdomain" (also
+    /// answer names the Kubernetes DNS schema rules out), "cname" (also answer the walk's
+    /// first query with a CNAME to the name that exists).
+    #[arg(long, env = "DNS_SIDECAR_AUTOPATH", value_parser = crate::autopath::Level::parse, default_value = "prefetch")]
+    pub autopath: crate::autopath::Level,
+
     /// Log level: error, warn, info or debug.
     #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
     pub log_level: log::LevelFilter,
@@ -176,6 +183,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub upstreams: Vec<SocketAddr>,
     pub fallback: Vec<SocketAddr>,
+    /// Where the pod's search list is read from (and re-read when it changes).
+    pub resolv_conf: PathBuf,
     pub discover: Option<Discover>,
     pub cache: CachePolicy,
     pub pool: PoolConfig,
@@ -289,6 +298,7 @@ impl Config {
             listen: a.listen,
             upstreams,
             fallback: a.fallback,
+            resolv_conf: a.resolv_conf.clone(),
             discover,
             cache,
             pool: PoolConfig {
@@ -300,6 +310,7 @@ impl Config {
                 query_timeout: a.query_timeout,
                 max_inflight: a.max_inflight as usize,
                 log_queries: a.log_queries,
+                autopath: a.autopath,
             },
             max_tcp_connections: a.max_tcp_connections as usize,
             tcp_idle_timeout: a.tcp_idle_timeout,

@@ -6,6 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod autopath;
+
+pub use autopath::Autopath;
+
 use crate::answer::{Answer, Kind, Serve};
 use crate::cache::{on_stale, Cache, CacheRead, OnStale};
 use crate::metrics::{Metrics, Proto};
@@ -22,6 +26,7 @@ pub struct EngineConfig {
     /// bounded at eight times this.
     pub max_inflight: usize,
     pub log_queries: bool,
+    pub autopath: crate::autopath::Level,
 }
 
 /// An answer ready to render, with how to set its TTLs.
@@ -48,6 +53,8 @@ pub struct Pending {
     started: Instant,
     /// The expired answer the cache still holds, if any.
     stale: Option<Arc<Answer>>,
+    /// For autopath's `cname`: the rest of the search-list walk this query starts.
+    walk: Option<Vec<Vec<u8>>>,
 }
 
 /// How long a client with a stale answer available waits for a fresh one (RFC 8767 §5
@@ -62,6 +69,7 @@ pub struct Engine {
     pub pool: Arc<Pool>,
     pub metrics: Arc<Metrics>,
     cfg: EngineConfig,
+    autopath: Autopath,
 }
 
 /// Releases a pending slot however the task ends.
@@ -73,13 +81,20 @@ impl Drop for PendingSlot<'_> {
 }
 
 impl Engine {
-    pub fn new(cache: Cache, pool: Arc<Pool>, metrics: Arc<Metrics>, cfg: EngineConfig) -> Engine {
+    pub fn new(
+        cache: Cache,
+        pool: Arc<Pool>,
+        metrics: Arc<Metrics>,
+        cfg: EngineConfig,
+        searches: Arc<crate::search::Searches>,
+    ) -> Engine {
         Engine {
             cache: Mutex::new(cache),
             inflight: SingleFlight::new(cfg.max_inflight),
             pending: AtomicUsize::new(0),
             pool,
             metrics,
+            autopath: Autopath::new(cfg.autopath, searches),
             cfg,
         }
     }
@@ -107,7 +122,13 @@ impl Engine {
         self.metrics.request(proto, q.qtype);
         let kb = wire::cache_key(buf, &q);
         let key = kb.key();
-        let lookup = lock(&self.cache).get(key.bytes(), Instant::now());
+        // The first name of a walk, under `cname`: answered from the whole walk, never
+        // from its own cache entry alone.
+        let walk = self.cname_walk(key);
+        let lookup = match walk {
+            None => lock(&self.cache).get(key.bytes(), Instant::now()),
+            Some(_) => CacheRead::Miss,
+        };
         let mut stale = None;
         match lookup {
             CacheRead::Fresh {
@@ -134,6 +155,7 @@ impl Engine {
                 return Inline::Replied;
             }
             CacheRead::Stale(answer) => stale = Some(answer),
+            CacheRead::Miss if walk.is_none() => self.prefetch_walk(key, q.recursion_desired()),
             CacheRead::Miss => {}
         }
         self.metrics.cache_misses.fetch_add(1, Relaxed);
@@ -150,12 +172,23 @@ impl Engine {
             q,
             started: Instant::now(),
             stale,
+            walk,
         })
     }
 
     /// Resolves a miss and writes the answer into `out`.
-    pub async fn answer_upstream(self: &Arc<Self>, p: Pending, proto: Proto, out: &mut Vec<u8>) {
+    pub async fn answer_upstream(
+        self: &Arc<Self>,
+        mut p: Pending,
+        proto: Proto,
+        out: &mut Vec<u8>,
+    ) {
         let _slot = PendingSlot(&self.pending);
+        if let Some(rest) = p.walk.take() {
+            let rcode = self.answer_walk(&p, rest, proto, out).await;
+            self.log(&p.query, &p.q, proto, rcode, "walk", p.started.elapsed());
+            return;
+        }
         let r = match p.stale {
             None => self.resolve(&p.ask).await,
             // RFC 8767's client response timer: with an expired answer in hand, wait only a
@@ -236,7 +269,17 @@ impl Engine {
     }
 
     async fn resolve_upstream(&self, ask: &Ask) -> Resolved {
+        if let Some(local) = self.answer_locally(ask.key()) {
+            let s = lock(&self.cache).settle(ask.key().bytes(), Some(local), Instant::now());
+            return Resolved {
+                answer: s.answer,
+                serve: s.serve,
+            };
+        }
         let got = tokio::time::timeout(self.cfg.query_timeout, self.pool.forward(ask)).await;
+        if let Ok(Ok(bytes)) = &got {
+            self.learn_from(ask.key(), bytes);
+        }
         let answer = match got {
             Ok(Ok(bytes)) => match Answer::from_upstream(&bytes) {
                 Ok(a) => Some(a),

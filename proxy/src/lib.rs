@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod answer;
 pub mod app;
+pub mod autopath;
 pub mod cache;
 pub mod config;
 pub mod discover;
@@ -14,6 +15,7 @@ pub mod engine;
 pub use dns_sidecar_ops::logger;
 pub mod metrics;
 pub mod resolv_conf;
+pub mod search;
 pub mod server;
 pub mod single_flight;
 pub mod upstream;

@@ -48,6 +48,9 @@ pub struct Metrics {
     pub malformed: AtomicU64,
     pub truncated: AtomicU64,
     pub tcp_connections: AtomicU64,
+    pub autopath_prefetches: AtomicU64,
+    pub autopath_local_nxdomain: AtomicU64,
+    pub autopath_cname: AtomicU64,
 }
 
 impl Metrics {
@@ -87,7 +90,7 @@ impl Metrics {
                 n.load(Relaxed)
             );
         }
-        let counters: [(&str, &str, &AtomicU64); 12] = [
+        let counters: [(&str, &str, &AtomicU64); 15] = [
             (
                 "cache_hits_total",
                 "Answers served from cache.",
@@ -107,6 +110,21 @@ impl Metrics {
                 "prefetches_total",
                 "Background refreshes of entries near expiry.",
                 &self.prefetches,
+            ),
+            (
+                "autopath_prefetches_total",
+                "Names of a search-list walk asked ahead of the client (--autopath).",
+                &self.autopath_prefetches,
+            ),
+            (
+                "autopath_local_nxdomain_total",
+                "Names the Kubernetes DNS schema rules out, answered NXDOMAIN here (--autopath nxdomain).",
+                &self.autopath_local_nxdomain,
+            ),
+            (
+                "autopath_cname_answers_total",
+                "Walks answered in one round trip with a CNAME to the name that exists (--autopath cname).",
+                &self.autopath_cname,
             ),
             (
                 "hedged_queries_total",

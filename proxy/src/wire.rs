@@ -11,7 +11,7 @@ mod response;
 mod write;
 
 pub use key::{Ask, Key, KeyBuf};
-pub use name::{encode_name, name_to_string, names_equal, skip_name};
+pub use name::{encode_name, expand_name, name_to_string, names_equal, skip_name};
 pub use query::{cache_key, parse_query, Edns, Query, Reject};
 pub use response::{check_response, scan_response, without_opt, Mismatch, RecordPos, ResponseScan};
 pub use write::{build_upstream_query, push_opt, write_error};
@@ -48,7 +48,10 @@ pub const FLAG_AD: u16 = 0x0020;
 pub const FLAG_CD: u16 = 0x0010;
 const OPCODE_MASK: u16 = 0x7800;
 const DO_BIT: u32 = 0x8000;
-const TYPE_CNAME: u16 = 5;
+pub const TYPE_CNAME: u16 = 5;
+pub const TYPE_A: u16 = 1;
+pub const TYPE_AAAA: u16 = 28;
+pub const TYPE_DNAME: u16 = 39;
 const TYPE_RRSIG: u16 = 46;
 const TYPE_ANY: u16 = 255;
 

@@ -120,9 +120,20 @@ fn check(kind: Kind, v: &str) -> Result<String, String> {
             p @ ("Always" | "IfNotPresent" | "Never") => Ok(p.to_string()),
             _ => Err("is not Always, IfNotPresent or Never".into()),
         },
-        Kind::Fallback => Fallback::parse(v)
-            .map(|f| f.word().to_string())
-            .ok_or_else(|| "is not cluster-dns or none".into()),
+        Kind::OneOf(words) => words
+            .iter()
+            .find(|w| **w == v.trim())
+            .map(|w| w.to_string())
+            .ok_or_else(|| format!("is not {}", or_list(words))),
+    }
+}
+
+/// `a, b or c`.
+fn or_list(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -209,7 +220,7 @@ pub fn table() -> Vec<(String, &'static str, String)> {
                 Kind::Quantity => "resource quantity".into(),
                 Kind::Image => "image reference".into(),
                 Kind::PullPolicy => "Always, IfNotPresent, Never".into(),
-                Kind::Fallback => "cluster-dns, none".into(),
+                Kind::OneOf(words) => words.join(", "),
             };
             (format!("{PREFIX}{}", k.key), k.sets.describe(), values)
         })

@@ -153,6 +153,36 @@ pub fn names_equal(buf: &[u8], a: usize, b: usize) -> bool {
     false
 }
 
+/// A possibly compressed name written out whole (uncompressed, case kept), and the offset
+/// just after the name where it is written; None when it does not parse.
+pub fn expand_name(buf: &[u8], start: usize) -> Option<(Vec<u8>, usize)> {
+    let mut out = Vec::with_capacity(64);
+    let mut off = follow(buf, start)?;
+    let mut after = None;
+    if off != start {
+        after = Some(start + 2);
+    }
+    loop {
+        let len = *buf.get(off)? as usize;
+        if len > 63 {
+            return None;
+        }
+        if len == 0 {
+            out.push(0);
+            return (out.len() <= 255).then(|| (out, after.unwrap_or(off + 1)));
+        }
+        out.extend_from_slice(buf.get(off..off + 1 + len)?);
+        if out.len() > 255 {
+            return None;
+        }
+        let next = off + 1 + len;
+        off = follow(buf, next)?;
+        if off != next && after.is_none() {
+            after = Some(next + 2);
+        }
+    }
+}
+
 /// Follows compression pointers at `off` to a label; None on a bad pointer or a loop.
 fn follow(buf: &[u8], mut off: usize) -> Option<usize> {
     for _ in 0..64 {

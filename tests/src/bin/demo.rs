@@ -121,7 +121,9 @@ fn main() {
 /// for CoreDNS's 5 s lameduck, then gone), while the pod resolves a Service every 50 ms.
 fn rollout(bin: &std::path::Path) {
     use netns::Setup;
-    println!("Three clusters (kube-proxy's DNAT, 2 CoreDNS replicas as NSD, a pod), one per setup.");
+    println!(
+        "Three clusters (kube-proxy's DNAT, 2 CoreDNS replicas as NSD, a pod), one per setup."
+    );
     println!("Rolling CoreDNS: each replica replaced by a new pod at a new address, the old one answering 5 s more, then gone ...\n");
     let event = |c: &Cluster| {
         c.roll_out(&[2, 3]);
@@ -137,7 +139,10 @@ fn rollout(bin: &std::path::Path) {
     for (setup, _, lookups) in &runs {
         let results: Vec<GetentResult> = lookups.iter().map(|t| t.result).collect();
         let m = summarize(&results);
-        let slow = results.iter().filter(|r| r.took >= Duration::from_secs(1)).count();
+        let slow = results
+            .iter()
+            .filter(|r| r.took >= Duration::from_secs(1))
+            .count();
         println!(
             "| {} | {} | {} | {} | {:.1} ms | {:.1} ms |",
             setup.label(),

@@ -21,8 +21,8 @@ pub(super) enum Kind {
     Quantity,
     Image,
     PullPolicy,
-    /// `cluster-dns` or `none`.
-    Fallback,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
 }
 
 /// What an annotation sets.
@@ -175,7 +175,12 @@ pub(super) const KNOBS: &[Knob] = &[
     Knob {
         key: "fallback",
         sets: Sets::Pod(PodField::Fallback),
-        kind: Kind::Fallback,
+        kind: Kind::OneOf(&["cluster-dns", "none"]),
+    },
+    Knob {
+        key: "autopath",
+        sets: Sets::Flag("--autopath"),
+        kind: Kind::OneOf(&["off", "prefetch", "nxdomain", "cname"]),
     },
     Knob {
         key: "pull-policy",

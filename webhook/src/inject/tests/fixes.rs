@@ -144,3 +144,23 @@ fn the_sidecar_discovers_falls_back_and_exits_at_once_as_a_native_sidecar() {
     let parsed = <dns_sidecar_proxy::config::Args as clap::Parser>::try_parse_from(&argv);
     assert!(parsed.is_ok(), "{argv:?}: {:?}", parsed.err());
 }
+
+#[test]
+fn the_autopath_annotation_becomes_the_proxy_flag() {
+    let mut pod = pod_of("plain.json");
+    pod["metadata"]["annotations"] = json!({"dns-sidecar.io/autopath": "cname"});
+    let (_, after) = injected(&pod, &decide_in(&pod, "dns-demo"));
+    let args = args_of(&after, "initContainers");
+    assert!(args.contains(&"--autopath=cname".to_string()), "{args:?}");
+    let mut argv = vec!["dns-sidecar-proxy".to_string()];
+    argv.extend(args);
+    let parsed = <dns_sidecar_proxy::config::Args as clap::Parser>::try_parse_from(&argv).unwrap();
+    assert_eq!(parsed.autopath, dns_sidecar_proxy::autopath::Level::Cname);
+    pod["metadata"]["annotations"] = json!({"dns-sidecar.io/autopath": "always"});
+    let out = decide_in(&pod, "dns-demo");
+    assert!(
+        out.warnings[0].contains("is not off, prefetch, nxdomain or cname"),
+        "{:?}",
+        out.warnings
+    );
+}
