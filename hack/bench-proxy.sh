@@ -4,6 +4,8 @@
 # measured in the same run with the same dnsperf settings. Prints a markdown table:
 #   cache-hit queries/s, mean and p99 latency, CPU seconds per 100,000 cached answers,
 #   RSS idle and with 10,000 names cached; then each figure as a ratio to the best peer.
+# Then, as root, the autopath levels in network namespaces (upstream queries per cold lookup
+# and per minute, cold lookup time with replicas 20 ms away; tests/src/bin/autopath_bench.rs).
 # Usage: hack/bench-proxy.sh [seconds per throughput run, default 10] [rounds, default 3]
 # Each figure is the median over the rounds; lost is the sum.
 # Traffic stays on 127.0.0.1; every process started here is ended by its PID on exit.
@@ -195,3 +197,12 @@ printf '%s\n' "${ROWS[@]}" | awk '
       q / bq, m / bm, p / bp, c / bc, i / bi, f / bf
     printf "dns-sidecar RSS: idle %.1f MiB (target <= 4), 10k names %.1f MiB (target <= 12)\n", i / 1024, f / 1024
   }'
+
+echo
+if [ "$(id -u)" -eq 0 ]; then
+  ensure_packages iproute2 nftables curl
+  cargo build --release --quiet -p dns-sidecar-tests --bin autopath_bench
+  DNS_SIDECAR_PROXY_BIN=$BIN target/release/autopath_bench
+else
+  echo "Autopath figures NOT MEASURED: they need root for network namespaces (run this script as root)."
+fi

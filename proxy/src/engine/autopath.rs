@@ -190,9 +190,34 @@ impl Engine {
         }
     }
 
+    /// Fetches each ask at once; the results in the same order.
+    async fn fetch_all(self: &Arc<Self>, asks: &[Ask]) -> Vec<Resolved> {
+        let mut set = JoinSet::new();
+        for (i, ask) in asks.iter().enumerate() {
+            let (engine, ask) = (self.clone(), ask.clone());
+            set.spawn(async move { (i, engine.fetch(&ask).await) });
+        }
+        let mut got: Vec<Option<Resolved>> = vec![None; asks.len()];
+        while let Some(Ok((i, r))) = set.join_next().await {
+            got[i] = Some(r);
+        }
+        // A task that did not finish (it cannot, short of a panic) counts as a failure.
+        got.into_iter()
+            .zip(asks)
+            .map(|(r, ask)| {
+                r.unwrap_or_else(|| Resolved {
+                    answer: Arc::new(Answer::servfail(ask.key())),
+                    serve: Serve::AsReceived,
+                })
+            })
+            .collect()
+    }
+
     /// The `cname` answer to the walk's first name, or its real answer when the walk does
-    /// not qualify. Every name of the walk is asked for A and AAAA at once (the client's own
-    /// queries for them would be asked anyway); answers come from the cache when fresh.
+    /// not qualify. Every name of the walk is asked for A at once, whatever the question's
+    /// type, so the client's A and AAAA queries share those lookups; an NXDOMAIN is the
+    /// name's, whatever the type (RFC 2308 §5), so AAAA is asked only of the name found.
+    /// Answers come from the cache when fresh.
     pub(super) async fn answer_walk(
         self: &Arc<Self>,
         p: &Pending,
@@ -202,59 +227,52 @@ impl Engine {
     ) -> u16 {
         let key = p.ask.key();
         let qtype = key.qtype();
-        let types = [qtype, if qtype == TYPE_A { TYPE_AAAA } else { TYPE_A }];
         let mut names = Vec::with_capacity(rest.len() + 1);
         names.push(key.name().to_vec());
         names.extend(rest);
-        let mut set = JoinSet::new();
-        for (i, name) in names.iter().enumerate() {
-            for (j, t) in types.iter().enumerate() {
-                let ask = Ask::new(KeyBuf::plain(name, *t).key(), p.ask.rd);
-                let engine = self.clone();
-                set.spawn(async move { (i, j, engine.fetch(&ask).await) });
-            }
-        }
-        let mut got: Vec<[Option<Resolved>; 2]> = vec![[None, None]; names.len()];
-        while let Some(Ok((i, j, r))) = set.join_next().await {
-            got[i][j] = Some(r);
-        }
-        let servfail = || Resolved {
-            answer: Arc::new(Answer::servfail(key)),
-            serve: Serve::AsReceived,
-        };
-        let real = got[0][0].clone().unwrap_or_else(servfail);
-        let outcomes: Vec<[Outcome; 2]> = got
+        let ask = |name: &[u8], t: u16| Ask::new(KeyBuf::plain(name, t).key(), p.ask.rd);
+        let a_asks: Vec<Ask> = names.iter().map(|n| ask(n, TYPE_A)).collect();
+        let by_a = self.fetch_all(&a_asks).await;
+        let found = by_a
             .iter()
-            .map(|pair| {
-                pair.clone()
-                    .map(|r| r.as_ref().map_or(Outcome::Failed, outcome))
-            })
-            .collect();
-        let built = cname::target(&outcomes).and_then(|k| {
-            let skipped = got[..k]
-                .iter()
-                .flatten()
-                .flatten()
-                .map(remaining)
-                .min()
-                .unwrap_or(0);
-            let target = got[k][0].as_ref()?;
-            let target_key = KeyBuf::plain(&names[k], qtype);
-            let served = served_as(target, target_key.key());
-            let bytes = cname::synthesize(key.name(), qtype, &names[k], &served?, skipped)?;
-            Answer::from_upstream(&bytes).ok()
-        });
-        match built {
+            .position(|r| outcome(r) != Outcome::NxDomain)
+            .filter(|&k| k > 0);
+        let built = match found {
+            Some(k) => {
+                let aaaa = self.fetch(&ask(&names[k], TYPE_AAAA)).await;
+                let (queried, the_other) = if qtype == TYPE_A {
+                    (&by_a[k], &aaaa)
+                } else {
+                    (&aaaa, &by_a[k])
+                };
+                let mut outcomes = vec![[Outcome::NxDomain; 2]; k];
+                outcomes.push([outcome(queried), outcome(the_other)]);
+                cname::target(&outcomes).and_then(|k| {
+                    let skipped = by_a[..k].iter().map(remaining).min().unwrap_or(0);
+                    let target_key = KeyBuf::plain(&names[k], qtype);
+                    let served = served_as(queried, target_key.key())?;
+                    let bytes = cname::synthesize(key.name(), qtype, &names[k], &served, skipped)?;
+                    Answer::from_upstream(&bytes).ok()
+                })
+            }
+            None => None,
+        };
+        let (answer, serve) = match built {
             Some(a) => {
                 self.metrics.autopath_cname.fetch_add(1, Relaxed);
-                self.render(&a, &p.query, &p.q, Serve::AsReceived, proto, out);
-                a.rcode
+                (Arc::new(a), Serve::AsReceived)
             }
             None => {
-                self.render(&real.answer, &p.query, &p.q, real.serve, proto, out);
-                real.answer.rcode
+                let real = if qtype == TYPE_A {
+                    by_a[0].clone()
+                } else {
+                    self.fetch(&p.ask).await
+                };
+                (real.answer, real.serve)
             }
-        }
+        };
+        self.render(&answer, &p.query, &p.q, serve, proto, out);
+        answer.rcode
     }
 }
 

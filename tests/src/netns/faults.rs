@@ -54,7 +54,11 @@ impl Cluster {
             "server:\n  ip-address: {ip}@{port}\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  \
              pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  logfile: \"{d}/nsd.log\"\n  \
              server-count: 1\n  verbosity: 0\nremote-control:\n  control-enable: no\n\
-             zone:\n  name: {DOMAIN}\n  zonefile: cluster.zone\nzone:\n  name: example.org\n  zonefile: outside.zone\n"
+             {zones}",
+            zones = super::services::ZONES
+                .iter()
+                .map(|(name, file)| format!("zone:\n  name: {name}\n  zonefile: {file}\n"))
+                .collect::<String>()
         );
         std::fs::write(r.dir.join("nsd.conf"), conf).unwrap();
         let child = Command::new("ip")

@@ -13,9 +13,11 @@
 //!
 //! One file per fixture kind: `topology` (the namespaces, links and the cluster's life),
 //! `services` (kube-proxy's rules and the cluster zone), `faults`, `rollout` (CoreDNS
-//! replaced and scaled while the pod resolves), `pod` (clients in the pod), `resolv`
+//! replaced and scaled while the pod resolves), `autopath` (a pod's sidecar at each autopath
+//! level, and what it costs upstream), `pod` (clients in the pod), `resolv`
 //! (resolv.conf texts), `stats` (summaries of lookups).
 
+pub mod autopath;
 mod faults;
 mod pod;
 mod resolv;
@@ -24,9 +26,10 @@ mod services;
 mod stats;
 mod topology;
 
-pub use pod::GetentResult;
+pub use pod::{Client, GetentResult};
 pub use resolv::{
-    cluster_first_resolv_conf, resolv_conf, sidecar_resolv_conf, sidecar_resolv_conf_with,
+    cluster_first_resolv_conf, resolv_conf, sidecar_resolv_conf, sidecar_resolv_conf_for,
+    sidecar_resolv_conf_with,
 };
 pub use rollout::{measure, measure_all, sidecar_args, Setup, Timed, LAMEDUCK};
 pub use stats::{summarize, Summary};

@@ -5,6 +5,27 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+/// A client resolver in the pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Client {
+    /// glibc's getaddrinfo, through `getent ahosts`.
+    Glibc,
+    /// A program that prints one address per line (the musl and Go clients of
+    /// `crate::clients`).
+    Program(std::path::PathBuf),
+}
+
+impl Client {
+    pub fn label(&self) -> String {
+        match self {
+            Client::Glibc => "glibc".into(),
+            Client::Program(p) => p
+                .file_name()
+                .map_or("?".into(), |f| f.to_string_lossy().into_owned()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct GetentResult {
     pub ok: bool,
@@ -59,6 +80,27 @@ impl Cluster {
             ok: out.status.success() && !out.stdout.is_empty(),
             took: start.elapsed(),
         }
+    }
+
+    /// The addresses `client` resolves `name` to in the pod, sorted; None when it fails.
+    pub fn addresses(&self, client: &Client, name: &str) -> Option<Vec<String>> {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.pod]);
+        match client {
+            Client::Glibc => cmd.args(["getent", "ahosts"]),
+            Client::Program(p) => cmd.arg(p),
+        };
+        let out = cmd.arg(name).stderr(Stdio::null()).output().unwrap();
+        if !out.status.success() {
+            return None;
+        }
+        let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(String::from))
+            .collect();
+        v.sort();
+        v.dedup();
+        (!v.is_empty()).then_some(v)
     }
 
     /// `dig` in the pod against `server`.

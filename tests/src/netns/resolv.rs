@@ -24,11 +24,16 @@ pub fn sidecar_resolv_conf() -> String {
 
 /// The same, with or without the VIP (`dns-sidecar.io/fallback: none`).
 pub fn sidecar_resolv_conf_with(vip_fallback: bool) -> String {
+    sidecar_resolv_conf_for(vip_fallback, &[])
+}
+
+/// The same, with search domains the nodes add (kubelet's `--host-searches` of the webhook).
+pub fn sidecar_resolv_conf_for(vip_fallback: bool, host_searches: &[String]) -> String {
     let inputs = dns_sidecar_webhook::dns_config::DnsInputs {
         namespace: "default",
         cluster_domain: DOMAIN,
         fallback: vip_fallback.then(|| VIP.parse().unwrap()),
-        host_searches: &[],
+        host_searches,
         ndots: 5,
     };
     let cfg = dns_sidecar_webhook::dns_config::build(&inputs, None, &mut Vec::new());

@@ -4,15 +4,17 @@
 
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
 
 use super::*;
 
-/// The cluster zone as the CoreDNS kubernetes plugin would answer it (TTL 30), plus a zone
-/// standing for the outside world.
-fn zones(headless: &[Ipv4Addr]) -> (String, String) {
+/// The cluster zone as the CoreDNS kubernetes plugin would answer it (TTL 30, negative
+/// answers `negative_ttl`), a zone standing for the outside world, and one for a search
+/// domain the nodes add (`corp.internal`).
+fn zones(headless: &[Ipv4Addr], negative_ttl: u32) -> [String; 3] {
     let mut c = format!(
-        "$ORIGIN {DOMAIN}.\n$TTL 30\n@ IN SOA ns.dns hostmaster 1 3600 600 86400 5\n@ IN NS ns.dns\nns.dns IN A 10.96.0.10\n\
-         kubernetes.default.svc IN A 10.96.0.1\n"
+        "$ORIGIN {DOMAIN}.\n$TTL 30\n@ {negative_ttl} IN SOA ns.dns hostmaster 1 3600 600 86400 {negative_ttl}\n@ IN NS ns.dns\nns.dns IN A 10.96.0.10\n\
+         kubernetes.default.svc IN A 10.96.0.1\nweb.shop.svc IN A 10.102.0.7\n"
     );
     for i in 0..400 {
         c.push_str(&format!(
@@ -31,18 +33,37 @@ fn zones(headless: &[Ipv4Addr]) -> (String, String) {
         ));
     }
     let o = "$ORIGIN example.org.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 60\n@ IN NS ns\nns IN A 192.0.2.53\n\
-             www IN A 192.0.2.80\nwww IN AAAA 2001:db8::80\napi IN A 192.0.2.81\n"
+             @ IN A 192.0.2.10\nwww IN A 192.0.2.80\nwww IN AAAA 2001:db8::80\napi IN A 192.0.2.81\n\
+             api.v1 IN A 192.0.2.82\napi.v1 IN AAAA 2001:db8::82\n"
         .to_string();
-    (c, o)
+    let h = "$ORIGIN corp.internal.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 60\n@ IN NS ns\nns IN A 192.0.2.54\n\
+             build.tools IN A 10.200.0.5\n"
+        .to_string();
+    [c, o, h]
 }
+
+/// The zones every replica serves: (name, file).
+pub(super) const ZONES: [(&str, &str); 3] = [
+    (DOMAIN, "cluster.zone"),
+    ("example.org", "outside.zone"),
+    ("corp.internal", "host.zone"),
+];
 
 impl Cluster {
     pub(super) fn write_zones(&self, headless: &[Ipv4Addr]) {
-        let (cluster, outside) = zones(headless);
+        let texts = zones(headless, self.negative_ttl.load(Ordering::Relaxed));
         for r in &self.replicas {
-            std::fs::write(r.dir.join("cluster.zone"), &cluster).unwrap();
-            std::fs::write(r.dir.join("outside.zone"), &outside).unwrap();
+            for ((_, file), text) in ZONES.iter().zip(&texts) {
+                std::fs::write(r.dir.join(file), text).unwrap();
+            }
         }
+    }
+
+    /// The cluster zone's negative TTL (CoreDNS's kubernetes plugin `ttl`: 5 s by default,
+    /// 30 s in kubeadm's Corefile), zones rewritten and reloaded.
+    pub fn set_negative_ttl(&self, secs: u32) {
+        self.negative_ttl.store(secs, Ordering::Relaxed);
+        self.set_endpoints(&self.endpoints());
     }
 
     /// kube-proxy's rules for the Service's endpoints `eps` (replica indexes, one per slot):

@@ -58,6 +58,8 @@ pub struct Cluster {
     /// The Service's endpoints (replica indexes, by slot), and the replicas whose node died.
     pub(super) endpoints: std::sync::Mutex<Vec<usize>>,
     pub(super) dead: std::sync::Mutex<Vec<usize>>,
+    /// The cluster zone's negative TTL.
+    pub(super) negative_ttl: AtomicU32,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -83,6 +85,7 @@ impl Cluster {
             relays: Vec::new(),
             endpoints: Default::default(),
             dead: Default::default(),
+            negative_ttl: AtomicU32::new(5),
         };
         let node = c.node.clone();
         sh(&["ip", "netns", "add", &node]);
