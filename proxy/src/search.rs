@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::wire::encode_name;
 
@@ -67,17 +67,11 @@ impl Searches {
     }
 }
 
-/// Re-reads `path` when its modification time changes, checked every `every`.
+/// Re-reads `path` every `every` (a few hundred bytes; kubelet rewrites it in place, so its
+/// modification time is not a reliable signal) and swaps in a changed search list.
 pub async fn watch(path: PathBuf, target: Arc<Searches>, every: Duration) {
-    let mtime = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let mut seen: Option<SystemTime> = mtime(&path);
     loop {
         tokio::time::sleep(every).await;
-        let now = mtime(&path);
-        if now == seen {
-            continue;
-        }
-        seen = now;
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let list = parse(&text);
@@ -86,7 +80,7 @@ pub async fn watch(path: PathBuf, target: Arc<Searches>, every: Duration) {
                     target.set(list);
                 }
             }
-            Err(e) => log::warn!("{}: {e}", path.display()),
+            Err(e) => log::debug!("{}: {e}", path.display()),
         }
     }
 }
@@ -128,5 +122,30 @@ mod tests {
             parse("domain corp.example\n").domains,
             vec![w("corp.example")]
         );
+    }
+
+    #[tokio::test]
+    async fn a_changed_file_is_read_again() {
+        let dir = std::env::temp_dir().join(format!("dns-sidecar-search-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("resolv.conf");
+        std::fs::write(&path, "search a.svc.cluster.local\noptions ndots:5\n").unwrap();
+        let s = Arc::new(Searches::new(parse(
+            &std::fs::read_to_string(&path).unwrap(),
+        )));
+        let task = tokio::spawn(watch(path.clone(), s.clone(), Duration::from_millis(20)));
+        std::fs::write(&path, "search b.svc.cluster.local\noptions ndots:2\n").unwrap();
+        let mut changed = false;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if s.get().ndots == 2 {
+                changed = true;
+                break;
+            }
+        }
+        task.abort();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(changed, "the new search list was picked up");
+        assert_eq!(s.get().domains, vec![w("b.svc.cluster.local")]);
     }
 }
