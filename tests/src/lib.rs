@@ -5,7 +5,8 @@
 //! install. One file per fixture kind: `process` (processes, temp dirs, ports, waiting),
 //! `nsd`, `proxy` (the binary under test), `dig`, `http`, `ask` (a record-by-record client),
 //! `unbound`, `fake` and `lossy` (fault injection), `netns` (the cluster in namespaces),
-//! `clients` (resolvers other than glibc's, built here: musl's).
+//! `clients` (resolvers other than glibc's, built here: musl's and Go's), `podman` (the
+//! images under a real container runtime).
 
 pub mod ask;
 pub mod clients;
@@ -15,6 +16,7 @@ mod http;
 pub mod lossy;
 pub mod netns;
 mod nsd;
+pub mod podman;
 mod process;
 mod proxy;
 pub mod unbound;
