@@ -13,6 +13,8 @@ use crate::dns_config::Fallback;
 pub const PREFIX: &str = "dns-sidecar.io/";
 pub const INJECT: &str = "dns-sidecar.io/inject";
 pub const STATUS: &str = "dns-sidecar.io/status";
+/// The label an injected pod gets, for the PodMonitor.
+pub const INJECTED_LABEL: &str = "dns-sidecar.io/injected";
 
 mod knobs;
 

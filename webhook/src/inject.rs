@@ -243,6 +243,12 @@ pub fn decide(
         after["metadata"]["annotations"] = json!({});
     }
     after["metadata"]["annotations"][annotations::STATUS] = json!(status.to_string());
+    // What the PodMonitor selects (manifests/monitoring): the app's own prometheus.io
+    // annotations stay the app's.
+    if !after["metadata"].get("labels").is_some_and(Value::is_object) {
+        after["metadata"]["labels"] = json!({});
+    }
+    after["metadata"]["labels"][annotations::INJECTED_LABEL] = json!("true");
     ops.extend(json_patch::diff(&before, &after).0);
     Outcome {
         decision: Decision::Inject(Patch(ops)),
@@ -259,7 +265,8 @@ fn add(path: &str, value: Value) -> PatchOperation {
     })
 }
 
-/// The pod's annotations, dnsPolicy and securityContext, where present, at their paths.
+/// The pod's annotations, labels, dnsPolicy and securityContext, where present, at their
+/// paths.
 /// `metadata` is in the view only when the pod has it, so a pod sent without it (which the
 /// fuzzer found) gets an op that adds it rather than one that cannot apply.
 fn view(pod: &Value) -> Value {
@@ -267,8 +274,10 @@ fn view(pod: &Value) -> Value {
     if pod.get("metadata").is_some_and(Value::is_object) {
         v["metadata"] = json!({});
     }
-    if let Some(a) = pod["metadata"].get("annotations") {
-        v["metadata"]["annotations"] = a.clone();
+    for k in ["annotations", "labels"] {
+        if let Some(a) = pod["metadata"].get(k) {
+            v["metadata"][k] = a.clone();
+        }
     }
     for k in ["dnsPolicy", "securityContext"] {
         if let Some(x) = pod["spec"].get(k) {
