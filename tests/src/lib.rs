@@ -10,6 +10,7 @@
 
 pub mod ask;
 pub mod clients;
+pub mod crds;
 mod dig;
 pub mod fake;
 mod http;

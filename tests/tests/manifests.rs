@@ -18,6 +18,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use dns_sidecar_tests::crds::*;
+
 fn roundtrip<T: DeserializeOwned + Serialize>(doc: &Value, what: &str) {
     let typed: T = serde_json::from_value(doc.clone()).unwrap_or_else(|e| panic!("{what}: {e}"));
     let back = serde_json::to_value(&typed).unwrap();
@@ -25,48 +27,6 @@ fn roundtrip<T: DeserializeOwned + Serialize>(doc: &Value, what: &str) {
         &back, doc,
         "{what}: a field its type does not know (or a wrong type)"
     );
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct IssuerSpec {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    self_signed: Option<serde_json::Map<String, Value>>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CertificateSpec {
-    secret_name: String,
-    duration: String,
-    renew_before: String,
-    private_key: PrivateKey,
-    dns_names: Vec<String>,
-    issuer_ref: IssuerRef,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PrivateKey {
-    algorithm: String,
-    size: u32,
-    rotation_policy: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IssuerRef {
-    name: String,
-    kind: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CertManagerObject<S> {
-    api_version: String,
-    kind: String,
-    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    spec: S,
 }
 
 /// Checks one document; returns its kind.
@@ -90,9 +50,18 @@ fn check(doc: &Value, origin: &str) -> String {
         ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration") => {
             roundtrip::<MutatingWebhookConfiguration>(doc, &what)
         }
-        ("cert-manager.io/v1", "Issuer") => roundtrip::<CertManagerObject<IssuerSpec>>(doc, &what),
+        ("cert-manager.io/v1", "Issuer") => roundtrip::<CrdObject<IssuerSpec>>(doc, &what),
         ("cert-manager.io/v1", "Certificate") => {
-            roundtrip::<CertManagerObject<CertificateSpec>>(doc, &what)
+            roundtrip::<CrdObject<CertificateSpec>>(doc, &what)
+        }
+        ("monitoring.coreos.com/v1", "PodMonitor") => {
+            roundtrip::<CrdObject<PodMonitorSpec>>(doc, &what)
+        }
+        ("monitoring.coreos.com/v1", "ServiceMonitor") => {
+            roundtrip::<CrdObject<ServiceMonitorSpec>>(doc, &what)
+        }
+        ("monitoring.coreos.com/v1", "PrometheusRule") => {
+            roundtrip::<CrdObject<PrometheusRuleSpec>>(doc, &what)
         }
         (api, _) => panic!("{what}: no schema for {api} {kind} in this test; add one"),
     }

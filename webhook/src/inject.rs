@@ -245,7 +245,10 @@ pub fn decide(
     after["metadata"]["annotations"][annotations::STATUS] = json!(status.to_string());
     // What the PodMonitor selects (manifests/monitoring): the app's own prometheus.io
     // annotations stay the app's.
-    if !after["metadata"].get("labels").is_some_and(Value::is_object) {
+    if !after["metadata"]
+        .get("labels")
+        .is_some_and(Value::is_object)
+    {
         after["metadata"]["labels"] = json!({});
     }
     after["metadata"]["labels"][annotations::INJECTED_LABEL] = json!("true");

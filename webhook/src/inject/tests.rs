@@ -154,7 +154,11 @@ fn check_injected(name: &str, before: &Value, ns: &str, out: &Outcome) -> Value 
         "true",
         "{name}: the label the PodMonitor selects"
     );
-    for (k, v) in before["metadata"]["labels"].as_object().into_iter().flatten() {
+    for (k, v) in before["metadata"]["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
         assert_eq!(&after["metadata"]["labels"][k], v, "{name}: label {k} kept");
     }
     assert_eq!(status["upstreams"], json!(["10.96.0.11", "10.96.0.12"]));
