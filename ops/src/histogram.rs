@@ -10,17 +10,39 @@ pub const RTT_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; RTT_BUCKETS.len()],
+/// CoreDNS's `plugin.TimeBuckets`: 0.25 ms doubling to 8.192 s.
+pub const COREDNS_BUCKETS: [f64; 16] = [
+    0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
+    2.048, 4.096, 8.192,
+];
+
+/// A histogram over `N` bucket bounds; the default is the RTT histogram.
+pub struct Histogram<const N: usize = 12> {
+    bounds: &'static [f64; N],
+    buckets: [AtomicU64; N],
     count: AtomicU64,
     sum_us: AtomicU64,
 }
 
-impl Histogram {
+impl Default for Histogram<12> {
+    fn default() -> Self {
+        Histogram::with_bounds(&RTT_BUCKETS)
+    }
+}
+
+impl<const N: usize> Histogram<N> {
+    pub fn with_bounds(bounds: &'static [f64; N]) -> Self {
+        Histogram {
+            bounds,
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            count: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+
     pub fn observe(&self, d: Duration) {
         let s = d.as_secs_f64();
-        if let Some(i) = RTT_BUCKETS.iter().position(|b| s <= *b) {
+        if let Some(i) = self.bounds.iter().position(|b| s <= *b) {
             self.buckets[i].fetch_add(1, Relaxed);
         }
         self.count.fetch_add(1, Relaxed);
@@ -35,7 +57,7 @@ impl Histogram {
             (labels, ",")
         };
         let mut cum = 0;
-        for (b, n) in RTT_BUCKETS.iter().zip(&self.buckets) {
+        for (b, n) in self.bounds.iter().zip(&self.buckets) {
             cum += n.load(Relaxed);
             let _ = writeln!(out, "{name}_bucket{{{open}{sep}le=\"{b}\"}} {cum}");
         }

@@ -45,7 +45,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 /// Binds the admin port and every listen address, UDP and TCP on the same port (a port 0
 /// gets one from the kernel, for both). A bad address fails here, with its flag named.
 pub async fn bind(cfg: Config) -> anyhow::Result<Bound> {
-    let metrics = Arc::new(Metrics::default());
+    let mut metrics = Metrics::default();
+    metrics.coredns.on = cfg.coredns_metrics;
+    let metrics = Arc::new(metrics);
     let pool = Pool::new(
         &cfg.upstreams,
         &cfg.fallback,

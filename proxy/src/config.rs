@@ -147,6 +147,12 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_LOG_QUERIES")]
     pub log_queries: bool,
 
+    /// Also export CoreDNS's series ("coredns": coredns_dns_requests_total,
+    /// coredns_dns_responses_total, coredns_dns_request_duration_seconds, coredns_cache_*),
+    /// so CoreDNS dashboards work under a scrape job of their own; "none" by default.
+    #[arg(long, env = "DNS_SIDECAR_METRICS_COMPAT", default_value = "none", value_parser = ["none", "coredns"])]
+    pub metrics_compat: String,
+
     /// Shorten the pod's search-list walk (ndots:5), read from --resolv-conf: "off",
     /// "prefetch" (ask the rest of the walk when its first name misses), "nxdomain" (also
     /// answer names the Kubernetes DNS schema rules out), "cname" (also answer the walk's
@@ -185,6 +191,8 @@ pub struct Config {
     pub fallback: Vec<SocketAddr>,
     /// Where the pod's search list is read from (and re-read when it changes).
     pub resolv_conf: PathBuf,
+    /// `--metrics-compat coredns`.
+    pub coredns_metrics: bool,
     pub discover: Option<Discover>,
     pub cache: CachePolicy,
     pub pool: PoolConfig,
@@ -299,6 +307,7 @@ impl Config {
             upstreams,
             fallback: a.fallback,
             resolv_conf: a.resolv_conf.clone(),
+            coredns_metrics: a.metrics_compat == "coredns",
             discover,
             cache,
             pool: PoolConfig {

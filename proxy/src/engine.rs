@@ -105,6 +105,16 @@ impl Engine {
 
     /// Answers from cache, or says why not. Never blocks on I/O.
     pub fn answer_cached(self: &Arc<Self>, buf: &[u8], proto: Proto, out: &mut Vec<u8>) -> Inline {
+        // The clock is read only for CoreDNS's request-duration histogram.
+        let t0 = self.metrics.coredns.on.then(Instant::now);
+        let r = self.inline(buf, proto, out);
+        if let (Some(t0), Inline::Replied) = (t0, &r) {
+            self.metrics.coredns.duration.observe(t0.elapsed());
+        }
+        r
+    }
+
+    fn inline(self: &Arc<Self>, buf: &[u8], proto: Proto, out: &mut Vec<u8>) -> Inline {
         let q = match wire::parse_query(buf) {
             Ok(q) => q,
             Err(r) => {
@@ -186,10 +196,10 @@ impl Engine {
         let _slot = PendingSlot(&self.pending);
         if let Some(rest) = p.walk.take() {
             let rcode = self.answer_walk(&p, rest, proto, out).await;
-            self.log(&p.query, &p.q, proto, rcode, "walk", p.started.elapsed());
+            self.answered(&p, proto, rcode, "walk");
             return;
         }
-        let r = match p.stale {
+        let r = match p.stale.take() {
             None => self.resolve(&p.ask).await,
             // RFC 8767's client response timer: with an expired answer in hand, wait only a
             // little for a fresh one. The resolution is its own task, so it still completes
@@ -210,14 +220,15 @@ impl Engine {
             }
         };
         self.render(&r.answer, &p.query, &p.q, r.serve, proto, out);
-        self.log(
-            &p.query,
-            &p.q,
-            proto,
-            r.answer.rcode,
-            "miss",
-            p.started.elapsed(),
-        );
+        self.answered(&p, proto, r.answer.rcode, "miss");
+    }
+
+    fn answered(&self, p: &Pending, proto: Proto, rcode: u16, how: &str) {
+        let took = p.started.elapsed();
+        if self.metrics.coredns.on {
+            self.metrics.coredns.duration.observe(took);
+        }
+        self.log(&p.query, &p.q, proto, rcode, how, took);
     }
 
     fn render(&self, a: &Answer, buf: &[u8], q: &Query, s: Serve, proto: Proto, out: &mut Vec<u8>) {

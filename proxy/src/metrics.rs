@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub use dns_sidecar_ops::histogram::{Histogram, RTT_BUCKETS};
 
+mod coredns;
+
 use crate::cache::CacheStats;
 use crate::upstream::Upstream;
 
@@ -51,6 +53,8 @@ pub struct Metrics {
     pub autopath_prefetches: AtomicU64,
     pub autopath_local_nxdomain: AtomicU64,
     pub autopath_cname: AtomicU64,
+    /// `--metrics-compat coredns`: CoreDNS's series too.
+    pub coredns: coredns::Compat,
 }
 
 impl Metrics {
@@ -242,6 +246,9 @@ impl Metrics {
                 &format!("{p}_upstream_rtt_seconds"),
                 &format!("upstream=\"{}\"", u.addr),
             );
+        }
+        if self.coredns.on {
+            self.render_coredns(&mut o, cache);
         }
         o
     }

@@ -3,7 +3,8 @@
 //! `promtool check rules` and `promtool test rules` (a case per alert) on the
 //! PrometheusRule of manifests/monitoring, and a real Prometheus server scraping a proxy
 //! and a webhook under a little load, with those rules loaded, in which every panel of the
-//! Grafana dashboard must return data.
+//! Grafana dashboard, and the usual CoreDNS dashboard queries on `--metrics-compat coredns`,
+//! must return data.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -151,7 +152,12 @@ fn https(w: &SocketAddrTls, path: &str) -> (bool, String) {
 
 fn stack() -> Stack {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let proxy = Proxy::start(&["--upstream".to_string(), nsd.addr.to_string()]);
+    let proxy = Proxy::start(&[
+        "--upstream".to_string(),
+        nsd.addr.to_string(),
+        "--metrics-compat".to_string(),
+        "coredns".to_string(),
+    ]);
     for i in 0..3 {
         for name in [
             "www.example.test",
@@ -287,6 +293,18 @@ fn every_dashboard_panel_has_data_in_a_real_prometheus() {
         })
         .collect();
     assert!(exprs.len() >= 10);
+    // And what CoreDNS's own dashboards ask of `--metrics-compat coredns`.
+    let mut exprs = exprs;
+    for e in [
+        "sum(rate(coredns_dns_requests_total[1m])) by (server, type)",
+        "sum(rate(coredns_dns_responses_total[1m])) by (server, rcode)",
+        "histogram_quantile(0.99, sum(rate(coredns_dns_request_duration_seconds_bucket[1m])) by (server, le))",
+        "sum(rate(coredns_cache_hits_total[1m])) by (server, type)",
+        "sum(rate(coredns_cache_misses_total[1m])) by (server)",
+        "sum(coredns_cache_entries) by (server, type)",
+    ] {
+        exprs.push(("CoreDNS dashboard".into(), e.to_string()));
+    }
     // Keep a little traffic going while the rates fill in.
     let mut empty = Vec::new();
     let found = wait_until(Duration::from_secs(40), || {
