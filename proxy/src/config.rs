@@ -6,8 +6,6 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
-
 pub use dns_sidecar_ops::values::{parse_bytes, parse_duration, parse_level};
 
 use crate::cache::CachePolicy;
@@ -15,155 +13,9 @@ use crate::engine::EngineConfig;
 use crate::upstream::health::HealthPolicy;
 use crate::upstream::PoolConfig;
 
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "dns-sidecar-proxy",
-    version,
-    about = "Per-pod caching DNS proxy: answers on 127.0.0.1:53 and fans out to the CoreDNS \
-             replicas, so a dead replica costs milliseconds, never seconds."
-)]
-pub struct Args {
-    /// Address to answer DNS on, UDP and TCP (repeatable).
-    #[arg(
-        long,
-        env = "DNS_SIDECAR_LISTEN",
-        value_delimiter = ',',
-        default_value = "127.0.0.1:53"
-    )]
-    pub listen: Vec<SocketAddr>,
+mod args;
 
-    /// Upstream DNS server IP[:PORT] (repeatable; default port 53): the per-replica CoreDNS
-    /// Service IPs. Without any, the nameservers of --resolv-conf are used.
-    #[arg(long, env = "DNS_SIDECAR_UPSTREAM", value_delimiter = ',', value_parser = parse_upstream)]
-    pub upstream: Vec<SocketAddr>,
-
-    /// resolv.conf to take upstreams from when no --upstream is given.
-    #[arg(
-        long,
-        env = "DNS_SIDECAR_RESOLV_CONF",
-        default_value = "/etc/resolv.conf"
-    )]
-    pub resolv_conf: PathBuf,
-
-    /// Nameserver IP[:PORT] asked only while every upstream is down (repeatable): the
-    /// cluster DNS Service IP, so a sidecar whose replicas all moved away finds them again.
-    #[arg(long, env = "DNS_SIDECAR_FALLBACK", value_delimiter = ',', value_parser = parse_upstream)]
-    pub fallback: Vec<SocketAddr>,
-
-    /// Headless Service NAME[:PORT] whose A/AAAA records become the upstream set,
-    /// re-resolved at the answer's TTL (between 2s and --discover-interval) and at once
-    /// when a replica fails. The set never empties: without an answer it stays as it is.
-    #[arg(long, env = "DNS_SIDECAR_DISCOVER")]
-    pub discover: Option<String>,
-
-    /// The longest --discover waits between lookups, whatever the TTL.
-    #[arg(long, env = "DNS_SIDECAR_DISCOVER_INTERVAL", value_parser = parse_duration, default_value = "30s")]
-    pub discover_interval: Duration,
-
-    /// Send every upstream query over reused TCP connections (keeps UDP out of conntrack).
-    #[arg(long, env = "DNS_SIDECAR_UPSTREAM_TCP")]
-    pub upstream_tcp: bool,
-
-    /// Time one upstream attempt may take before it counts as a failure.
-    #[arg(long, env = "DNS_SIDECAR_UPSTREAM_TIMEOUT", value_parser = parse_duration, default_value = "1s")]
-    pub upstream_timeout: Duration,
-
-    /// Total time a client query may wait on upstreams before it gets a stale answer or
-    /// SERVFAIL (keep it well under glibc's 5 s).
-    #[arg(long, env = "DNS_SIDECAR_QUERY_TIMEOUT", value_parser = parse_duration, default_value = "1500ms")]
-    pub query_timeout: Duration,
-
-    /// How long to wait on one upstream before asking the next as well: "auto" (smoothed
-    /// RTT + 4 deviations, within 10ms..250ms) or a fixed duration.
-    #[arg(long, env = "DNS_SIDECAR_HEDGE_DELAY", value_parser = parse_hedge, default_value = "auto")]
-    pub hedge_delay: Hedge,
-
-    /// Consecutive failures that mark an upstream down until a probe succeeds.
-    #[arg(long, env = "DNS_SIDECAR_MAX_FAILS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_fails: u32,
-
-    /// First probe delay for a down upstream; doubles per failed probe up to 5s.
-    #[arg(long, env = "DNS_SIDECAR_HEALTH_CHECK", value_parser = parse_duration, default_value = "250ms")]
-    pub health_check: Duration,
-
-    /// Most cache entries.
-    #[arg(long, env = "DNS_SIDECAR_CACHE_SIZE", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-    pub cache_size: u64,
-
-    /// Most bytes the cache may hold (k, M suffixes).
-    #[arg(long, env = "DNS_SIDECAR_CACHE_BYTES", value_parser = parse_bytes, default_value = "8M")]
-    pub cache_bytes: usize,
-
-    /// Smallest TTL a positive answer is cached for.
-    #[arg(long, env = "DNS_SIDECAR_MIN_TTL", value_parser = parse_duration, default_value = dns_sidecar_ops::defaults::MIN_TTL)]
-    pub min_ttl: Duration,
-
-    /// Largest TTL a positive answer is cached for.
-    #[arg(long, env = "DNS_SIDECAR_MAX_TTL", value_parser = parse_duration, default_value = dns_sidecar_ops::defaults::MAX_TTL)]
-    pub max_ttl: Duration,
-
-    /// Cap on the TTL of NXDOMAIN/NODATA answers (RFC 2308 SOA rule below it).
-    #[arg(long, env = "DNS_SIDECAR_NEGATIVE_TTL", value_parser = parse_duration, default_value = "60s")]
-    pub negative_ttl: Duration,
-
-    /// How long a SERVFAIL is cached (0 turns it off).
-    #[arg(long, env = "DNS_SIDECAR_SERVFAIL_TTL", value_parser = parse_duration, default_value = "2s")]
-    pub servfail_ttl: Duration,
-
-    /// How long past expiry an answer may be served when every upstream fails (RFC 8767);
-    /// 0 turns serve-stale off.
-    #[arg(long, env = "DNS_SIDECAR_STALE_MAX", value_parser = parse_duration, default_value = "1h")]
-    pub stale_max: Duration,
-
-    /// Refresh an entry in the background when hit in the last tenth of its TTL.
-    #[arg(long, env = "DNS_SIDECAR_PREFETCH", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool)]
-    pub prefetch: bool,
-
-    /// Distinct questions resolving upstream at once (more get SERVFAIL).
-    #[arg(long, env = "DNS_SIDECAR_MAX_INFLIGHT", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub max_inflight: u64,
-
-    /// Client TCP connections at once.
-    #[arg(long, env = "DNS_SIDECAR_MAX_TCP_CONNECTIONS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
-    pub max_tcp_connections: u64,
-
-    /// Close a client TCP connection idle this long (RFC 7766).
-    #[arg(long, env = "DNS_SIDECAR_TCP_IDLE_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
-    pub tcp_idle_timeout: Duration,
-
-    /// Loopback address of the HTTP admin server (/metrics, /healthz, /readyz).
-    #[arg(long, env = "DNS_SIDECAR_ADMIN", default_value = "127.0.0.1:9953")]
-    pub admin: SocketAddr,
-
-    /// Worker threads; 1 runs everything on one thread (a sidecar has little CPU).
-    #[arg(long, env = "DNS_SIDECAR_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
-    pub threads: u64,
-
-    /// After SIGTERM, keep answering this long (while /readyz fails), then exit 0.
-    #[arg(long, env = "DNS_SIDECAR_DRAIN", value_parser = parse_duration, default_value = "5s")]
-    pub drain: Duration,
-
-    /// Log every query (name, type, rcode, hit or miss, time).
-    #[arg(long, env = "DNS_SIDECAR_LOG_QUERIES")]
-    pub log_queries: bool,
-
-    /// Also export CoreDNS's series ("coredns": coredns_dns_requests_total,
-    /// coredns_dns_responses_total, coredns_dns_request_duration_seconds, coredns_cache_*),
-    /// so CoreDNS dashboards work under a scrape job of their own; "none" by default.
-    #[arg(long, env = "DNS_SIDECAR_METRICS_COMPAT", default_value = "none", value_parser = ["none", "coredns"])]
-    pub metrics_compat: String,
-
-    /// Shorten the pod's search-list walk (ndots:5), read from --resolv-conf: "off",
-    /// "prefetch" (ask the rest of the walk when its first name misses), "nxdomain" (also
-    /// answer names the Kubernetes DNS schema rules out), "cname" (also answer the walk's
-    /// first query with a CNAME to the name that exists).
-    #[arg(long, env = "DNS_SIDECAR_AUTOPATH", value_parser = crate::autopath::Level::parse, default_value = "prefetch")]
-    pub autopath: crate::autopath::Level,
-
-    /// Log level: error, warn, info or debug.
-    #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = parse_level)]
-    pub log_level: log::LevelFilter,
-}
+pub use args::Args;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hedge {

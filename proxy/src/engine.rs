@@ -1,19 +1,21 @@
 //! The query path shared by the UDP and TCP listeners. `answer_cached` runs inline in the
 //! listener and serves hits without allocating; a miss becomes a `Pending` that a task
-//! resolves upstream, sharing one upstream query among identical client queries.
+//! resolves upstream, sharing one upstream query among identical client queries
+//! (`engine/resolve.rs`); autopath's part is `engine/autopath.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod autopath;
+mod resolve;
 
 pub use autopath::Autopath;
 
-use crate::answer::{Answer, Kind, Serve};
+use crate::answer::{Answer, Serve};
 use crate::cache::{on_stale, Cache, CacheRead, OnStale};
 use crate::metrics::{Metrics, Proto};
-use crate::single_flight::{Join, SingleFlight};
+use crate::single_flight::SingleFlight;
 use crate::upstream::Pool;
 use crate::wire::{self, Ask, Query, Reject};
 use crate::{lock, Instant};
@@ -241,78 +243,6 @@ impl Engine {
             self.metrics.truncated.fetch_add(1, Relaxed);
         }
         self.metrics.response(a.rcode);
-    }
-
-    fn spawn_refresh(self: &Arc<Self>, ask: Ask) {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            let r = engine.resolve(&ask).await;
-            if r.answer.kind == Kind::Failure {
-                lock(&engine.cache).clear_prefetch(ask.key().bytes());
-            }
-        });
-    }
-
-    /// One upstream resolution per key at a time: later callers wait for the first.
-    async fn resolve(self: &Arc<Self>, ask: &Ask) -> Resolved {
-        let key = ask.key().bytes();
-        let servfail = || Resolved {
-            answer: Arc::new(Answer::servfail(ask.key())),
-            serve: Serve::AsReceived,
-        };
-        match self.inflight.join(key) {
-            Join::Follow(rx) => {
-                self.metrics.coalesced.fetch_add(1, Relaxed);
-                rx.await.unwrap_or_else(|_| servfail())
-            }
-            Join::Full => {
-                self.metrics.overloaded.fetch_add(1, Relaxed);
-                servfail()
-            }
-            Join::Lead => {
-                self.metrics.inflight.fetch_add(1, Relaxed);
-                let r = self.resolve_upstream(ask).await;
-                self.metrics.inflight.fetch_sub(1, Relaxed);
-                self.inflight.finish(key, &r);
-                r
-            }
-        }
-    }
-
-    async fn resolve_upstream(&self, ask: &Ask) -> Resolved {
-        if let Some(local) = self.answer_locally(ask.key()) {
-            let s = lock(&self.cache).settle(ask.key().bytes(), Some(local), Instant::now());
-            return Resolved {
-                answer: s.answer,
-                serve: s.serve,
-            };
-        }
-        let got = tokio::time::timeout(self.cfg.query_timeout, self.pool.forward(ask)).await;
-        if let Ok(Ok(bytes)) = &got {
-            self.learn_from(ask.key(), bytes);
-        }
-        let answer = match got {
-            Ok(Ok(bytes)) => match Answer::from_upstream(&bytes) {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    log::debug!("unusable upstream answer: {e}");
-                    None
-                }
-            },
-            Ok(Err(e)) => {
-                log::debug!("forward failed: {e}");
-                None
-            }
-            Err(_) => None,
-        };
-        let s = lock(&self.cache).settle(ask.key().bytes(), answer, Instant::now());
-        if s.stale {
-            self.metrics.stale_answers.fetch_add(1, Relaxed);
-        }
-        Resolved {
-            answer: s.answer,
-            serve: s.serve,
-        }
     }
 
     fn log(&self, buf: &[u8], q: &Query, proto: Proto, rcode: u16, how: &str, took: Duration) {

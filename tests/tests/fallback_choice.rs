@@ -29,7 +29,7 @@ fn fallback_choice_vip_load_with_glibc_and_musl() {
     for vip_fallback in [true, false] {
         c.set_resolv_conf(&netns::sidecar_resolv_conf_with(vip_fallback));
         let glibc = vip_queries(&c, &|| c.getent(name));
-        let m = vip_queries(&c, &|| c.resolve_with(&musl, name));
+        let m = vip_queries(&c, &|| c.resolve_with(&musl, &[name]));
         let choice = if vip_fallback { "cluster-dns" } else { "none" };
         eprintln!(
             "fallback {choice:<11}: queries to the VIP in 3 lookups of {name}: glibc {glibc}, musl {m}"
@@ -47,8 +47,8 @@ fn fallback_choice_vip_load_with_glibc_and_musl() {
     // The cost of none: with the sidecar down there is no DNS at all.
     c.kill_proc(h);
     assert!(!c.getent("svc3").ok, "glibc: no nameserver answers");
-    assert!(!c.resolve_with(&musl, "svc3").ok, "musl: nor here");
+    assert!(!c.resolve_with(&musl, &["svc3"]).ok, "musl: nor here");
     c.set_resolv_conf(&netns::sidecar_resolv_conf_with(true));
     assert!(c.getent("svc3").ok, "with the VIP listed, DNS goes on");
-    assert!(c.resolve_with(&musl, "svc3").ok);
+    assert!(c.resolve_with(&musl, &["svc3"]).ok);
 }

@@ -1,5 +1,6 @@
 //! Clients in the pod namespace: glibc's getent, dig, and HTTP to the sidecar's admin port.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -53,44 +54,36 @@ impl Cluster {
 
     /// One lookup through glibc in the pod, as an application does it (`getent ahosts`).
     pub fn getent(&self, name: &str) -> GetentResult {
+        self.resolve_with(Path::new("getent"), &["ahosts", name])
+    }
+
+    /// One lookup through a client in the pod (`getent ahosts NAME`, or a program of
+    /// `crate::clients` given NAME), timed.
+    pub fn resolve_with(&self, client: &Path, args: &[&str]) -> GetentResult {
         let start = Instant::now();
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.pod, "getent", "ahosts", name])
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
+        let out = self.exec(client, args);
         GetentResult {
             ok: out.status.success() && !out.stdout.is_empty(),
             took: start.elapsed(),
         }
     }
 
-    /// One lookup through another resolver in the pod: `client NAME`, as `getent` is run
-    /// (e.g. the static musl client of `crate::clients`).
-    pub fn resolve_with(&self, client: &std::path::Path, name: &str) -> GetentResult {
-        let start = Instant::now();
-        let out = Command::new("ip")
+    fn exec(&self, client: &Path, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
             .args(["netns", "exec", &self.pod])
             .arg(client)
-            .arg(name)
+            .args(args)
             .stderr(Stdio::null())
             .output()
-            .unwrap();
-        GetentResult {
-            ok: out.status.success() && !out.stdout.is_empty(),
-            took: start.elapsed(),
-        }
+            .unwrap()
     }
 
     /// The addresses `client` resolves `name` to in the pod, sorted; None when it fails.
     pub fn addresses(&self, client: &Client, name: &str) -> Option<Vec<String>> {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.pod]);
-        match client {
-            Client::Glibc => cmd.args(["getent", "ahosts"]),
-            Client::Program(p) => cmd.arg(p),
+        let out = match client {
+            Client::Glibc => self.exec(Path::new("getent"), &["ahosts", name]),
+            Client::Program(p) => self.exec(p, &[name]),
         };
-        let out = cmd.arg(name).stderr(Stdio::null()).output().unwrap();
         if !out.status.success() {
             return None;
         }

@@ -1,0 +1,86 @@
+//! Resolving upstream: one resolution per question at a time (later askers wait for the
+//! first), schema-proven names answered here, the answer settled into the cache; and the
+//! background refresh of an entry near expiry.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use super::{Engine, Resolved};
+use crate::answer::{Answer, Kind, Serve};
+use crate::single_flight::Join;
+use crate::wire::Ask;
+use crate::{lock, Instant};
+
+impl Engine {
+    pub(super) fn spawn_refresh(self: &Arc<Self>, ask: Ask) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let r = engine.resolve(&ask).await;
+            if r.answer.kind == Kind::Failure {
+                lock(&engine.cache).clear_prefetch(ask.key().bytes());
+            }
+        });
+    }
+
+    /// One upstream resolution per key at a time: later callers wait for the first.
+    pub(super) async fn resolve(self: &Arc<Self>, ask: &Ask) -> Resolved {
+        let key = ask.key().bytes();
+        let servfail = || Resolved {
+            answer: Arc::new(Answer::servfail(ask.key())),
+            serve: Serve::AsReceived,
+        };
+        match self.inflight.join(key) {
+            Join::Follow(rx) => {
+                self.metrics.coalesced.fetch_add(1, Relaxed);
+                rx.await.unwrap_or_else(|_| servfail())
+            }
+            Join::Full => {
+                self.metrics.overloaded.fetch_add(1, Relaxed);
+                servfail()
+            }
+            Join::Lead => {
+                self.metrics.inflight.fetch_add(1, Relaxed);
+                let r = self.resolve_upstream(ask).await;
+                self.metrics.inflight.fetch_sub(1, Relaxed);
+                self.inflight.finish(key, &r);
+                r
+            }
+        }
+    }
+
+    async fn resolve_upstream(&self, ask: &Ask) -> Resolved {
+        if let Some(local) = self.answer_locally(ask.key()) {
+            let s = lock(&self.cache).settle(ask.key().bytes(), Some(local), Instant::now());
+            return Resolved {
+                answer: s.answer,
+                serve: s.serve,
+            };
+        }
+        let got = tokio::time::timeout(self.cfg.query_timeout, self.pool.forward(ask)).await;
+        if let Ok(Ok(bytes)) = &got {
+            self.learn_from(ask.key(), bytes);
+        }
+        let answer = match got {
+            Ok(Ok(bytes)) => match Answer::from_upstream(&bytes) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    log::debug!("unusable upstream answer: {e}");
+                    None
+                }
+            },
+            Ok(Err(e)) => {
+                log::debug!("forward failed: {e}");
+                None
+            }
+            Err(_) => None,
+        };
+        let s = lock(&self.cache).settle(ask.key().bytes(), answer, Instant::now());
+        if s.stale {
+            self.metrics.stale_answers.fetch_add(1, Relaxed);
+        }
+        Resolved {
+            answer: s.answer,
+            serve: s.serve,
+        }
+    }
+}
