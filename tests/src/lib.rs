@@ -6,7 +6,8 @@
 //! `nsd`, `proxy` (the binary under test), `dig`, `http`, `ask` (a record-by-record client),
 //! `unbound`, `fake` and `lossy` (fault injection), `netns` (the cluster in namespaces),
 //! `clients` (resolvers other than glibc's, built here: musl's and Go's), `podman` (the
-//! images under a real container runtime).
+//! images under a real container runtime), `injected` (a pod as the webhook changes it),
+//! `prom` (promtool and a real Prometheus).
 
 pub mod ask;
 pub mod clients;
@@ -14,11 +15,13 @@ pub mod crds;
 mod dig;
 pub mod fake;
 mod http;
+pub mod injected;
 pub mod lossy;
 pub mod netns;
 mod nsd;
 pub mod podman;
 mod process;
+pub mod prom;
 mod proxy;
 pub mod unbound;
 

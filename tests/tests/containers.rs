@@ -6,80 +6,19 @@
 //! the pod's containers run as a podman "pod" would, sharing the pod's network namespace:
 //! the sidecar started first and kept running, as container mode does.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use dns_sidecar_tests::clients::musl_gai;
+use dns_sidecar_tests::injected::{certs, fixture_pod, injected_by_library, resolv_conf, strings};
 use dns_sidecar_tests::netns::{self, Cluster};
 use dns_sidecar_tests::podman::{
     build_scratch, image, require_image, run_once, security_flags, Container,
 };
-use dns_sidecar_tests::{repo_root, require, wait_until, TempDir};
-
-fn fixture_pod() -> Value {
-    let p = repo_root().join("../shared/fixtures/admission/generate-name.json");
-    let review: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    review["request"]["object"].clone()
-}
-
-/// The webhook's own decision for a Deployment's pod in this cluster: upstreams the
-/// replicas' pod IPs, the VIP as fallback; the patched pod.
-fn injected_by_library() -> Value {
-    use clap::Parser;
-    let args = dns_sidecar_webhook::config::Args::try_parse_from([
-        "dns-sidecar-webhook",
-        "--cluster-dns=10.96.0.10",
-    ])
-    .unwrap();
-    let ups: Vec<std::net::IpAddr> = (0..2).map(|i| netns::replica_ip(i).into()).collect();
-    let mut pod = fixture_pod();
-    let out = dns_sidecar_webhook::inject::decide(
-        &pod,
-        "default",
-        &args.settings(),
-        &ups,
-        dns_sidecar_webhook::inject::UpstreamSource::Static,
-    );
-    let dns_sidecar_webhook::inject::Decision::Inject(patch) = out.decision else {
-        panic!("not injected: {:?}", out.decision)
-    };
-    json_patch::patch(&mut pod, &patch).unwrap();
-    pod
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| s.as_str().unwrap_or("").to_string())
-        .collect()
-}
-
-/// The pod's dnsConfig as the resolv.conf kubelet would write.
-fn resolv_conf(pod: &Value, dir: &Path) -> PathBuf {
-    let d = &pod["spec"]["dnsConfig"];
-    let options: Vec<String> = d["options"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|o| match o["value"].as_str() {
-            Some(v) => format!("{}:{v}", o["name"].as_str().unwrap()),
-            None => o["name"].as_str().unwrap().to_string(),
-        })
-        .collect();
-    let text = netns::resolv_conf(
-        &strings(&d["nameservers"]),
-        &strings(&d["searches"]),
-        &options,
-    );
-    std::fs::create_dir_all(dir).unwrap();
-    let p = dir.join("resolv.conf");
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use dns_sidecar_tests::{repo_root, wait_until, TempDir};
 
 /// The sidecar of `pod` started in the cluster's pod namespace, with the pod's resolv.conf.
 fn start_sidecar(c: &Cluster, pod: &Value, dir: &Path) -> Container {
@@ -195,26 +134,6 @@ fn container_proxy_without_the_sysctl_stops_naming_it() {
             && out.contains("--listen 127.0.0.1:53"),
         "the message names the sysctl and the flag: {out}"
     );
-}
-
-/// Certificates from hack/gen-certs.sh, readable as a Secret volume is (0644).
-fn certs(dir: &Path) -> PathBuf {
-    require("openssl", "openssl");
-    let out = dir.join("certs");
-    let st = Command::new("bash")
-        .arg(repo_root().join("hack/gen-certs.sh"))
-        .arg("--out")
-        .arg(&out)
-        .args(["--extra-ip", "127.0.0.1"])
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "hack/gen-certs.sh");
-    for f in ["tls.crt", "tls.key"] {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(out.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
-    }
-    out
 }
 
 /// The webhook image with the manifest's flags and security context, in the pod namespace.
