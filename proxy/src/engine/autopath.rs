@@ -286,3 +286,6 @@ fn served_as(r: &Resolved, key: Key<'_>) -> Option<Vec<u8>> {
         .render(&query, &q, r.serve, u16::MAX as usize, &mut out);
     Some(out)
 }
+
+#[cfg(test)]
+mod tests;
