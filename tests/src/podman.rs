@@ -114,18 +114,7 @@ impl Container {
         args: &[String],
     ) -> Container {
         let _ = podman().args(["rm", "-f", "-t", "0", name]).output();
-        let out = podman()
-            .args(["run", "-d", "--name", name])
-            .args([
-                "--ulimit",
-                "nofile=1024:4096",
-                "--ulimit",
-                "nproc=4096:4096",
-            ])
-            .arg(format!("--network=ns:/run/netns/{netns}"))
-            .args(flags)
-            .arg(image)
-            .args(args)
+        let out = run(&["-d", "--name", name], netns, flags, image, args)
             .output()
             .unwrap();
         ok(out, &format!("podman run {name}"));
@@ -190,10 +179,12 @@ impl Drop for Container {
     }
 }
 
-/// `podman run --rm` to completion: exit code and output.
-pub fn run_once(netns: &str, flags: &[String], image: &str, args: &[String]) -> (i32, String) {
-    let out = podman()
-        .args(["run", "--rm"])
+/// `podman run` of `image` in network namespace `netns`, with the explicit rlimits this
+/// kernel needs (podman's defaults fail to apply under runc here).
+fn run(mode: &[&str], netns: &str, flags: &[String], image: &str, args: &[String]) -> Command {
+    let mut c = podman();
+    c.arg("run")
+        .args(mode)
         .args([
             "--ulimit",
             "nofile=1024:4096",
@@ -203,9 +194,13 @@ pub fn run_once(netns: &str, flags: &[String], image: &str, args: &[String]) -> 
         .arg(format!("--network=ns:/run/netns/{netns}"))
         .args(flags)
         .arg(image)
-        .args(args)
-        .output()
-        .unwrap();
+        .args(args);
+    c
+}
+
+/// `podman run --rm` to completion: exit code and output.
+pub fn run_once(netns: &str, flags: &[String], image: &str, args: &[String]) -> (i32, String) {
+    let out = run(&["--rm"], netns, flags, image, args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         format!(

@@ -9,13 +9,18 @@ use super::*;
 use crate::wire::{Ask, KeyBuf};
 
 fn pool(addrs: &[SocketAddr]) -> (Arc<Pool>, Arc<Metrics>) {
+    pool_with_fallback(addrs, &[])
+}
+
+/// A pool of `addrs` with `fallbacks`, default health policy, 1 s attempts over UDP.
+fn pool_with_fallback(addrs: &[SocketAddr], fallbacks: &[SocketAddr]) -> (Arc<Pool>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::default());
     let cfg = PoolConfig {
         health: HealthPolicy::default(),
         attempt_timeout: Duration::from_secs(1),
         tcp: false,
     };
-    (Pool::new(addrs, &[], cfg, metrics.clone()), metrics)
+    (Pool::new(addrs, fallbacks, cfg, metrics.clone()), metrics)
 }
 
 fn ask() -> Ask {
@@ -84,13 +89,7 @@ fn closed_port() -> SocketAddr {
 async fn the_fallback_is_asked_only_while_every_replica_is_down() {
     let (replica, replica_got) = echo(Duration::ZERO, 100);
     let (fallback, fallback_got) = echo(Duration::ZERO, 100);
-    let metrics = Arc::new(Metrics::default());
-    let cfg = PoolConfig {
-        health: HealthPolicy::default(),
-        attempt_timeout: Duration::from_secs(1),
-        tcp: false,
-    };
-    let pool = Pool::new(&[replica], &[fallback], cfg, metrics);
+    let (pool, _) = pool_with_fallback(&[replica], &[fallback]);
     for _ in 0..5 {
         assert!(pool.forward(&ask()).await.is_ok());
     }
@@ -128,13 +127,7 @@ async fn the_fallback_is_asked_only_while_every_replica_is_down() {
 async fn a_query_in_flight_to_a_replica_that_leaves_the_set_is_answered() {
     let (leaving, _) = echo(Duration::from_millis(300), 10);
     let (staying, _) = echo(Duration::ZERO, 10);
-    let metrics = Arc::new(Metrics::default());
-    let cfg = PoolConfig {
-        health: HealthPolicy::default(),
-        attempt_timeout: Duration::from_secs(1),
-        tcp: false,
-    };
-    let pool = Pool::new(&[leaving], &[], cfg, metrics);
+    let (pool, _) = pool(&[leaving]);
     let p = pool.clone();
     let in_flight = tokio::spawn(async move { p.forward(&ask()).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
