@@ -4,19 +4,17 @@
 //! Time is passed in, so every rule here is tested without sleeping.
 
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 use std::time::Duration;
 
-use lru::LruCache;
-
 use crate::Instant;
+
+mod lru;
+use lru::{Entry, Lru, SLOT_BYTES};
 
 pub use crate::answer::STALE_TTL;
 use crate::answer::{Answer, Kind, Serve};
 /// Entries younger than this are never prefetched: refreshing them gains nothing.
 const MIN_PREFETCH_TTL: u32 = 10;
-/// Per-entry bookkeeping on top of the answer itself (LRU node, key box, entry).
-const ENTRY_OVERHEAD: usize = 96;
 
 #[derive(Debug, Clone)]
 pub struct CachePolicy {
@@ -41,22 +39,15 @@ impl CachePolicy {
     /// answer lives as long as its shortest-lived record, within --min-ttl..--max-ttl; a
     /// negative one by the RFC 2308 rule, capped by --negative-ttl.
     pub fn ttl_for(&self, answer: &Answer) -> Option<u32> {
-        let ttl = match answer.kind {
-            Kind::Positive => answer.upstream_ttl?.clamp(self.min_ttl, self.cap()),
+        let ttl = match answer.kind() {
+            Kind::Positive => answer.upstream_ttl()?.clamp(self.min_ttl, self.cap()),
             // RFC 2308 §5: without an SOA there is no negative TTL to go by.
-            Kind::Negative => answer.upstream_ttl?.min(self.negative_ttl),
-            Kind::Failure if answer.rcode == crate::wire::rcode::SERVFAIL => self.servfail_ttl,
+            Kind::Negative => answer.upstream_ttl()?.min(self.negative_ttl),
+            Kind::Failure if answer.rcode() == crate::wire::rcode::SERVFAIL => self.servfail_ttl,
             Kind::Failure => return None,
         };
         (ttl > 0).then_some(ttl)
     }
-}
-
-struct Entry {
-    answer: Arc<Answer>,
-    stored: Instant,
-    ttl: u32,
-    prefetching: bool,
 }
 
 /// What a lookup found.
@@ -64,12 +55,12 @@ struct Entry {
 pub enum CacheRead {
     /// Serve it so; `prefetch` asks the caller to refresh in the background.
     Fresh {
-        answer: Arc<Answer>,
+        answer: Answer,
         serve: Serve,
         prefetch: bool,
     },
     /// Expired but inside the stale window: serve only if upstreams fail.
-    Stale(Arc<Answer>),
+    Stale(Answer),
     Miss,
 }
 
@@ -94,7 +85,7 @@ pub fn on_stale(any_upstream_healthy: bool) -> OnStale {
 /// What a resolution ends with, once the cache has had its say.
 #[derive(Debug)]
 pub struct Settled {
-    pub answer: Arc<Answer>,
+    pub answer: Answer,
     pub serve: Serve,
     /// Whether this is an expired answer served because upstreams failed.
     pub stale: bool,
@@ -108,20 +99,36 @@ pub struct CacheStats {
 }
 
 pub struct Cache {
-    lru: LruCache<Box<[u8]>, Entry>,
+    lru: Lru,
+    /// What entries' store times count from: the first insert (8 bytes an entry, not 16).
+    epoch: Option<Instant>,
     policy: CachePolicy,
     bytes: usize,
     evictions: u64,
 }
 
-fn entry_bytes(key: &[u8], answer: &Answer) -> usize {
-    key.len() + answer.heap_bytes() + ENTRY_OVERHEAD
+/// What an entry costs, counted exactly: its answer's allocation (counters included), its
+/// slot and its index bucket. Not counted: the allocator's rounding up to its size class,
+/// and the spare room of the slab and the index, which grow by doubling.
+/// No answer is smaller than this (counters, META, a root question): for sizing the table.
+const MIN_ANSWER_BYTES: usize = 40;
+
+fn entry_bytes(answer: &Answer) -> usize {
+    answer.heap_bytes() + SLOT_BYTES
 }
 
 impl Cache {
     pub fn new(policy: CachePolicy) -> Cache {
         Cache {
-            lru: LruCache::new(policy.capacity),
+            // At most what the byte bound can hold, so a huge --cache-size with a small
+            // --cache-bytes does not reserve address space for nothing.
+            epoch: None,
+            lru: Lru::with_capacity(
+                policy
+                    .capacity
+                    .get()
+                    .min(policy.max_bytes / (SLOT_BYTES + MIN_ANSWER_BYTES)),
+            ),
             policy,
             bytes: 0,
             evictions: 0,
@@ -140,7 +147,10 @@ impl Cache {
         let Some(e) = self.lru.get_mut(key) else {
             return CacheRead::Miss;
         };
-        let age = now.saturating_duration_since(e.stored);
+        let stored = self
+            .epoch
+            .map_or(now, |t| t + Duration::from_millis(e.stored_ms));
+        let age = now.saturating_duration_since(stored);
         let age_s = age.as_secs().min(u32::MAX as u64) as u32;
         if age_s < e.ttl {
             let ttl = e.ttl - age_s;
@@ -161,7 +171,7 @@ impl Cache {
         }
         let expired_for = age - Duration::from_secs(e.ttl as u64);
         match self.policy.stale_window {
-            Some(w) if expired_for <= w && e.answer.kind != Kind::Failure => {
+            Some(w) if expired_for <= w && e.answer.kind() != Kind::Failure => {
                 CacheRead::Stale(e.answer.clone())
             }
             _ => {
@@ -173,31 +183,32 @@ impl Cache {
 
     /// Stores an answer for the policy's TTL; returns how to serve it now, None if it is
     /// not cacheable (then serve it as received).
-    pub fn insert(&mut self, key: &[u8], answer: Arc<Answer>, now: Instant) -> Option<Serve> {
+    pub fn insert(&mut self, key: &[u8], answer: Answer, now: Instant) -> Option<Serve> {
         let ttl = self.policy.ttl_for(&answer)?;
-        let size = entry_bytes(key, &answer);
+        // The answer's question is the key's (it is found by it); never file it elsewhere.
+        if answer.question() != &key[..key.len() - 1] {
+            debug_assert!(false, "an answer filed under another question's key");
+            return None;
+        }
+        let size = entry_bytes(&answer);
         if size > self.policy.max_bytes {
             return None;
         }
         self.remove(key);
-        let entry = Entry {
-            answer,
-            stored: now,
-            ttl,
-            prefetching: false,
-        };
-        if let Some((k, old)) = self.lru.push(key.into(), entry) {
-            self.bytes -= entry_bytes(&k, &old.answer);
-            self.evictions += 1;
-        }
-        self.bytes += size;
-        while self.bytes > self.policy.max_bytes {
-            let Some((k, old)) = self.lru.pop_lru() else {
+        while self.lru.len() >= self.policy.capacity.get()
+            || self.bytes + size > self.policy.max_bytes
+        {
+            let Some(old) = self.lru.pop_lru() else {
                 break;
             };
-            self.bytes -= entry_bytes(&k, &old.answer);
+            self.bytes -= entry_bytes(&old.answer);
             self.evictions += 1;
         }
+        let epoch = *self.epoch.get_or_insert(now);
+        // Rounded down to the millisecond: a TTL counts down at most 1 ms early, never late.
+        let stored_ms = now.saturating_duration_since(epoch).as_millis() as u64;
+        self.lru.push(Entry::new(answer, stored_ms, ttl, key));
+        self.bytes += size;
         Some(Serve::Cached {
             age: 0,
             entry_ttl: ttl,
@@ -210,8 +221,7 @@ impl Cache {
     /// error (RFC 8767): the expired entry if it is within the window, a fresh one if
     /// another resolution stored it meanwhile, else a SERVFAIL, cached for --servfail-ttl.
     pub fn settle(&mut self, key: &[u8], got: Option<Answer>, now: Instant) -> Settled {
-        if let Some(a) = got.filter(|a| a.kind != Kind::Failure) {
-            let a = Arc::new(a);
+        if let Some(a) = got.filter(|a| a.kind() != Kind::Failure) {
             let serve = self.insert(key, a.clone(), now);
             return Settled {
                 answer: a,
@@ -223,7 +233,7 @@ impl Cache {
             CacheRead::Stale(a) => (a, Serve::Stale, true),
             CacheRead::Fresh { answer, serve, .. } => (answer, serve, false),
             CacheRead::Miss => {
-                let a = Arc::new(Answer::servfail(crate::wire::Key::of(key)));
+                let a = Answer::servfail(crate::wire::Key::of(key));
                 self.insert(key, a.clone(), now);
                 (a, Serve::AsReceived, false)
             }
@@ -243,8 +253,8 @@ impl Cache {
     }
 
     fn remove(&mut self, key: &[u8]) {
-        if let Some(old) = self.lru.pop(key) {
-            self.bytes -= entry_bytes(key, &old.answer);
+        if let Some(old) = self.lru.remove(key) {
+            self.bytes -= entry_bytes(&old.answer);
         }
     }
 }

@@ -34,7 +34,7 @@ pub struct EngineConfig {
 /// An answer ready to render, with how to set its TTLs.
 #[derive(Clone)]
 struct Resolved {
-    answer: Arc<Answer>,
+    answer: Answer,
     serve: Serve,
 }
 
@@ -54,7 +54,7 @@ pub struct Pending {
     ask: Ask,
     started: Instant,
     /// The expired answer the cache still holds, if any.
-    stale: Option<Arc<Answer>>,
+    stale: Option<Answer>,
     /// For autopath's `cname`: the rest of the search-list walk this query starts.
     walk: Option<Vec<Vec<u8>>>,
 }
@@ -154,7 +154,7 @@ impl Engine {
                     self.metrics.prefetches.fetch_add(1, Relaxed);
                     self.spawn_refresh(Ask::new(key, q.recursion_desired()));
                 }
-                self.log(buf, &q, proto, answer.rcode, "hit", Duration::ZERO);
+                self.log(buf, &q, proto, answer.rcode(), "hit", Duration::ZERO);
                 return Inline::Replied;
             }
             CacheRead::Stale(answer)
@@ -163,7 +163,7 @@ impl Engine {
                 self.metrics.stale_answers.fetch_add(1, Relaxed);
                 self.render(&answer, buf, &q, Serve::Stale, proto, out);
                 self.spawn_refresh(Ask::new(key, q.recursion_desired()));
-                self.log(buf, &q, proto, answer.rcode, "stale", Duration::ZERO);
+                self.log(buf, &q, proto, answer.rcode(), "stale", Duration::ZERO);
                 return Inline::Replied;
             }
             CacheRead::Stale(answer) => stale = Some(answer),
@@ -222,7 +222,7 @@ impl Engine {
             }
         };
         self.render(&r.answer, &p.query, &p.q, r.serve, proto, out);
-        self.answered(&p, proto, r.answer.rcode, "miss");
+        self.answered(&p, proto, r.answer.rcode(), "miss");
     }
 
     fn answered(&self, p: &Pending, proto: Proto, rcode: u16, how: &str) {
@@ -242,7 +242,7 @@ impl Engine {
         if out[2] & (wire::FLAG_TC >> 8) as u8 != 0 {
             self.metrics.truncated.fetch_add(1, Relaxed);
         }
-        self.metrics.response(a.rcode);
+        self.metrics.response(a.rcode());
     }
 
     fn log(&self, buf: &[u8], q: &Query, proto: Proto, rcode: u16, how: &str, took: Duration) {

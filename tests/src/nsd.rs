@@ -44,11 +44,12 @@ impl Nsd {
         let dir = TempDir::new("nsd");
         let port = free_port(ip);
         let d = dir.0.display();
+        // RRL off: NSD drops UDP answers past 200/s per name by default; CoreDNS does not.
         let mut conf = format!(
             "server:\n  ip-address: {ip}@{port}\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  \
              zonesdir: \"{d}\"\n  database: \"\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  \
              zonelistfile: \"{d}/zone.list\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  verbosity: 0\n  \
-             tcp-count: 64\nremote-control:\n  control-enable: no\n"
+             tcp-count: 64\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\nremote-control:\n  control-enable: no\n"
         );
         for (o, text) in zones {
             std::fs::write(dir.0.join(format!("{o}.zone")), text).unwrap();

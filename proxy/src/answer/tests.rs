@@ -5,6 +5,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 mod malformed;
+mod minimal;
 mod truncation;
 mod ttl;
 
@@ -33,8 +34,8 @@ fn www_answer(edns: bool) -> Answer {
 #[test]
 fn renders_for_each_client() {
     let a = www_answer(true);
-    assert_eq!(a.kind, Kind::Positive);
-    assert_eq!(a.upstream_ttl, Some(300));
+    assert_eq!(a.kind(), Kind::Positive);
+    assert_eq!(a.upstream_ttl(), Some(300));
     let mut out = Vec::new();
 
     let c = testutil::query(0xAAAA, "WwW.ExAmPlE.", RecordType::A, None);
@@ -103,7 +104,7 @@ fn negative_and_failure_kinds() {
         false,
     );
     let a = Answer::from_upstream(&nx).unwrap();
-    assert_eq!((a.kind, a.upstream_ttl), (Kind::Negative, Some(10)));
+    assert_eq!((a.kind(), a.upstream_ttl()), (Kind::Negative, Some(10)));
     let nodata = testutil::response(
         1,
         "www.example.",
@@ -114,7 +115,7 @@ fn negative_and_failure_kinds() {
         false,
     );
     let a = Answer::from_upstream(&nodata).unwrap();
-    assert_eq!((a.kind, a.upstream_ttl), (Kind::Negative, Some(30)));
+    assert_eq!((a.kind(), a.upstream_ttl()), (Kind::Negative, Some(30)));
     let sf = testutil::response(
         1,
         "x.example.",
@@ -124,7 +125,7 @@ fn negative_and_failure_kinds() {
         vec![],
         false,
     );
-    assert_eq!(Answer::from_upstream(&sf).unwrap().kind, Kind::Failure);
+    assert_eq!(Answer::from_upstream(&sf).unwrap().kind(), Kind::Failure);
 }
 
 #[test]

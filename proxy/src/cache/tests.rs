@@ -16,7 +16,7 @@ fn policy() -> CachePolicy {
     }
 }
 
-fn positive(name: &str, ttl: u32) -> Arc<Answer> {
+fn positive(name: &str, ttl: u32) -> Answer {
     let buf = testutil::response(
         1,
         name,
@@ -26,10 +26,10 @@ fn positive(name: &str, ttl: u32) -> Arc<Answer> {
         vec![],
         false,
     );
-    Arc::new(Answer::from_upstream(&buf).unwrap())
+    Answer::from_upstream(&buf).unwrap()
 }
 
-fn nxdomain(soa_ttl: u32, minimum: u32) -> Arc<Answer> {
+fn nxdomain(soa_ttl: u32, minimum: u32) -> Answer {
     let buf = testutil::response(
         1,
         "nx.example.",
@@ -39,7 +39,7 @@ fn nxdomain(soa_ttl: u32, minimum: u32) -> Arc<Answer> {
         vec![testutil::soa("example.", soa_ttl, minimum)],
         false,
     );
-    Arc::new(Answer::from_upstream(&buf).unwrap())
+    Answer::from_upstream(&buf).unwrap()
 }
 
 fn key(name: &str) -> Vec<u8> {
@@ -161,7 +161,7 @@ fn failures_are_never_served_stale() {
     let mut c = Cache::new(policy());
     let t0 = Instant::now();
     let k = key("x");
-    c.insert(&k, Arc::new(Answer::servfail(crate::wire::Key::of(&k))), t0);
+    c.insert(&k, Answer::servfail(crate::wire::Key::of(&k)), t0);
     assert!(matches!(c.get(&k, t0 + secs(1)), CacheRead::Fresh { .. }));
     assert!(matches!(c.get(&k, t0 + secs(3)), CacheRead::Miss));
 }
@@ -214,7 +214,7 @@ fn lru_eviction_by_count() {
 
 #[test]
 fn byte_bound_holds_and_accounting_returns_to_zero() {
-    let one = entry_bytes(&key("n0000"), &positive("n0000.", 60));
+    let one = entry_bytes(&positive("n0000.", 60));
     let mut c = Cache::new(CachePolicy {
         max_bytes: one * 10,
         ..policy()
@@ -243,30 +243,25 @@ fn byte_bound_holds_and_accounting_returns_to_zero() {
     );
 }
 
-/// An answer as upstream gave it, not yet shared.
-fn owned(a: Arc<Answer>) -> Answer {
-    Arc::try_unwrap(a).unwrap()
-}
-
 #[test]
 fn a_resolution_settles_on_fresh_then_stale_then_servfail() {
     let mut c = Cache::new(policy());
     let t0 = Instant::now();
     let k = key("www.example");
-    let s = c.settle(&k, Some(owned(positive("www.example.", 100))), t0);
+    let s = c.settle(&k, Some(positive("www.example.", 100)), t0);
     assert_eq!(
-        (s.answer.kind, s.stale),
+        (s.answer.kind(), s.stale),
         (Kind::Positive, false),
         "stored and served"
     );
     // Expired, and upstream gives nothing: the expired answer, marked stale.
     let s = c.settle(&k, None, t0 + secs(150));
     assert!(s.stale);
-    assert_eq!((s.answer.kind, s.serve), (Kind::Positive, Serve::Stale));
+    assert_eq!((s.answer.kind(), s.serve), (Kind::Positive, Serve::Stale));
     // Past the window: a SERVFAIL, itself cached for --servfail-ttl.
     let s = c.settle(&k, None, t0 + secs(800));
     assert_eq!(
-        (s.answer.rcode, s.stale),
+        (s.answer.rcode(), s.stale),
         (crate::wire::rcode::SERVFAIL, false)
     );
     assert!(matches!(c.get(&k, t0 + secs(801)), CacheRead::Fresh { .. }));
@@ -274,7 +269,7 @@ fn a_resolution_settles_on_fresh_then_stale_then_servfail() {
     let k2 = key("other.example");
     c.insert(&k2, positive("other.example.", 100), t0);
     let s = c.settle(&k2, None, t0 + secs(10));
-    assert!(!s.stale && s.answer.kind == Kind::Positive);
+    assert!(!s.stale && s.answer.kind() == Kind::Positive);
 }
 
 #[test]

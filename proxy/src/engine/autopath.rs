@@ -111,10 +111,10 @@ impl Autopath {
 
 /// How a resolution counts in a walk.
 fn outcome(r: &Resolved) -> Outcome {
-    match (r.answer.kind, r.serve) {
+    match (r.answer.kind(), r.serve) {
         (_, Serve::Stale) | (Kind::Failure, _) => Outcome::Failed,
         (Kind::Positive, _) => Outcome::Records,
-        (Kind::Negative, _) if r.answer.rcode == wire::rcode::NXDOMAIN => Outcome::NxDomain,
+        (Kind::Negative, _) if r.answer.rcode() == wire::rcode::NXDOMAIN => Outcome::NxDomain,
         (Kind::Negative, _) => Outcome::NoData,
     }
 }
@@ -123,7 +123,7 @@ fn outcome(r: &Resolved) -> Outcome {
 fn remaining(r: &Resolved) -> u32 {
     match r.serve {
         Serve::Cached { age, entry_ttl, .. } => entry_ttl.saturating_sub(age),
-        Serve::AsReceived => r.answer.upstream_ttl.unwrap_or(0),
+        Serve::AsReceived => r.answer.upstream_ttl().unwrap_or(0),
         Serve::Stale => 0,
     }
 }
@@ -206,7 +206,7 @@ impl Engine {
             .zip(asks)
             .map(|(r, ask)| {
                 r.unwrap_or_else(|| Resolved {
-                    answer: Arc::new(Answer::servfail(ask.key())),
+                    answer: Answer::servfail(ask.key()),
                     serve: Serve::AsReceived,
                 })
             })
@@ -260,7 +260,7 @@ impl Engine {
         let (answer, serve) = match built {
             Some(a) => {
                 self.metrics.autopath_cname.fetch_add(1, Relaxed);
-                (Arc::new(a), Serve::AsReceived)
+                (a, Serve::AsReceived)
             }
             None => {
                 let real = if qtype == TYPE_A {
@@ -272,7 +272,7 @@ impl Engine {
             }
         };
         self.render(&answer, &p.query, &p.q, serve, proto, out);
-        answer.rcode
+        answer.rcode()
     }
 }
 

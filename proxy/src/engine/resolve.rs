@@ -16,7 +16,7 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let r = engine.resolve(&ask).await;
-            if r.answer.kind == Kind::Failure {
+            if r.answer.kind() == Kind::Failure {
                 lock(&engine.cache).clear_prefetch(ask.key().bytes());
             }
         });
@@ -26,7 +26,7 @@ impl Engine {
     pub(super) async fn resolve(self: &Arc<Self>, ask: &Ask) -> Resolved {
         let key = ask.key().bytes();
         let servfail = || Resolved {
-            answer: Arc::new(Answer::servfail(ask.key())),
+            answer: Answer::servfail(ask.key()),
             serve: Serve::AsReceived,
         };
         match self.inflight.join(key) {

@@ -4,6 +4,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use std::io::Read;
+
+use socket2::SockRef;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use super::ExchangeError;
@@ -11,6 +15,13 @@ use crate::wire::{self, Key};
 
 /// Largest answer we read: what we advertise, with room for servers that ignore it.
 const RECV_BUF: usize = 4096;
+
+thread_local! {
+    /// Where replies land to be checked: one per thread, never held across an await, so a
+    /// query in flight holds no receive buffer and a reply is kept at its own size (4 KiB
+    /// per query in flight was a third of the proxy's memory after a burst of misses).
+    static RECV: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; RECV_BUF]);
+}
 
 pub async fn exchange(
     addr: SocketAddr,
@@ -26,17 +37,25 @@ pub async fn exchange(
     let sock = UdpSocket::bind(local).await?;
     sock.connect(addr).await?;
     sock.send(query).await?;
-    let mut buf = vec![0u8; RECV_BUF];
     loop {
-        let n = sock.recv(&mut buf).await?;
-        match wire::check_response(&buf[..n], id, key) {
-            Ok(()) => {
-                buf.truncate(n);
-                return Ok(buf);
-            }
-            Err(_) => {
-                mismatches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+        // Read as tokio's `recv` does, woken by an error too (a refusal reported by ICMP),
+        // into the thread's buffer.
+        let got = sock
+            .async_io(Interest::READABLE | Interest::ERROR, || {
+                RECV.with_borrow_mut(|buf| {
+                    let n = (&*SockRef::from(&sock)).read(buf)?;
+                    Ok(match wire::check_response(&buf[..n], id, key) {
+                        Ok(()) => Some(buf[..n].to_vec()),
+                        Err(_) => {
+                            mismatches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            None
+                        }
+                    })
+                })
+            })
+            .await?;
+        if let Some(reply) = got {
+            return Ok(reply);
         }
     }
 }

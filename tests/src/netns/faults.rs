@@ -53,7 +53,7 @@ impl Cluster {
         let conf = format!(
             "server:\n  ip-address: {ip}@{port}\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  \
              pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  logfile: \"{d}/nsd.log\"\n  \
-             server-count: 1\n  verbosity: 0\nremote-control:\n  control-enable: no\n\
+             server-count: 1\n  verbosity: 0\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\nremote-control:\n  control-enable: no\n\
              {zones}",
             zones = super::services::ZONES
                 .iter()

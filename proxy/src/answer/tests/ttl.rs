@@ -6,9 +6,9 @@ use super::*;
 #[test]
 fn every_record_keeps_its_own_ttl() {
     let a = srv_with_glue(2);
-    assert_eq!(a.kind, Kind::Positive);
+    assert_eq!(a.kind(), Kind::Positive);
     assert_eq!(
-        a.upstream_ttl,
+        a.upstream_ttl(),
         Some(30),
         "the entry lives as its shortest record"
     );
@@ -77,7 +77,7 @@ fn a_cname_chain_to_nodata_or_nxdomain_is_negative() {
         );
         let a = Answer::from_upstream(&buf).unwrap();
         assert_eq!(
-            (a.kind, a.upstream_ttl),
+            (a.kind(), a.upstream_ttl()),
             (Kind::Negative, Some(20)),
             "{rcode:?}: the SOA rule, not the CNAME's 300"
         );
@@ -98,7 +98,7 @@ fn a_cname_chain_to_nodata_or_nxdomain_is_negative() {
         false,
     );
     let a = Answer::from_upstream(&buf).unwrap();
-    assert_eq!((a.kind, a.upstream_ttl), (Kind::Negative, None));
+    assert_eq!((a.kind(), a.upstream_ttl()), (Kind::Negative, None));
     // The chain ending in the asked type is positive, for the shortest link.
     let mut full = chain;
     full.push(testutil::a("www.example.", 60, [192, 0, 2, 1]));
@@ -112,5 +112,5 @@ fn a_cname_chain_to_nodata_or_nxdomain_is_negative() {
         false,
     );
     let a = Answer::from_upstream(&buf).unwrap();
-    assert_eq!((a.kind, a.upstream_ttl), (Kind::Positive, Some(60)));
+    assert_eq!((a.kind(), a.upstream_ttl()), (Kind::Positive, Some(60)));
 }
