@@ -31,7 +31,7 @@ ensure_packages dnsperf dnsdist unbound dnsmasq-base nsd bind9-dnsutils bc musl-
 rustup target add x86_64-unknown-linux-musl >/dev/null
 cargo build --release --quiet --target x86_64-unknown-linux-musl -p dns-sidecar-proxy
 BIN=$PWD/target/x86_64-unknown-linux-musl/release/dns-sidecar-proxy
-ldd "$BIN" 2>&1 | grep -qE 'not a dynamic|statically linked' || { echo "$BIN is not static" >&2; exit 1; }
+{ ldd "$BIN" 2>&1 || true; } | grep -qE 'not a dynamic|statically linked' || { echo "$BIN is not static" >&2; exit 1; }
 # Arrays, not functions: `$!` of a backgrounded function is a subshell, not the server.
 ON_SERVER=(taskset -c "$SERVER_CPU")
 ON_CLIENT=(taskset -c "$CLIENT_CPU")
@@ -141,6 +141,8 @@ EOF
     limit)
       cc -O2 -o "$W/udp-limit" hack/udp-limit.c
       "${ON_SERVER[@]}" "$W/udp-limit" "$port" & ;;
+    limit-mmsg)
+      "${ON_SERVER[@]}" "$W/udp-limit" "$port" mmsg & ;;
     dnsmasq)
       "${ON_SERVER[@]}" dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --pid-file= --user=root \
         --server=127.0.0.1#$UP --listen-address=127.0.0.1 --bind-interfaces --port=$port \
@@ -156,7 +158,7 @@ EOF
 NAMES_ALL=(dns-sidecar dnsdist unbound dnsmasq)
 declare -A PORT PID IDLE FULL AIDLE AFULL
 port=25400
-for name in "${NAMES_ALL[@]}" limit; do
+for name in "${NAMES_ALL[@]}" limit limit-mmsg; do
   port=$((port + 10))
   PORT[$name]=$port
   start_server "$name" "$port"
@@ -193,8 +195,9 @@ hits() { # name
     END {printf "%.0f %.3f %.0f %d\n", q, t / hz / s, (t > 0) ? n / (t / hz) : 0, l}' "$W/$1.perf"
 }
 
-measure_limit() { # appends "q/s busy capacity lost" to $W/limit.rounds
+measure_limit() { # appends "q/s busy capacity lost" to $W/limit.rounds and limit-mmsg.rounds
   hits limit >> "$W/limit.rounds"
+  hits limit-mmsg >> "$W/limit-mmsg.rounds"
 }
 
 measure() { # name round -> appends "qps busy capacity lost mean p99 miss100k" to $W/name.rounds
@@ -242,9 +245,11 @@ for r in "${ROWS[@]}"; do
   printf "| %s | %.0f | %.0f%% | %.0f | %.2f | %s | %s | %.3f | %s | %s | %s | %s | %s | %s |\n" "$n" "$q" "$(echo "$b * 100" | bc -l)" "$c" "$(echo "$c / $LC" | bc -l)" "$m" "$p" "$(echo "100000 / $c" | bc -l)" "$mc" "$(mib "$ai")" "$(mib "$af")" "$(mib "$i")" "$(mib "$f")" "$l"
 done
 printf "| udp-limit (hack/udp-limit.c) | %.0f | %.0f%% | %.0f | 1.00 | | | %.3f | | | | | | |\n" "$LQ" "$(echo "$LB * 100" | bc -l)" "$LC" "$(echo "100000 / $LC" | bc -l)"
+MQ=$(col limit-mmsg 1) MB=$(col limit-mmsg 2) MC=$(col limit-mmsg 3)
+printf "| udp-limit mmsg (32 per call) | %.0f | %.0f%% | %.0f | %.2f | | | %.3f | | | | | | |\n" "$MQ" "$(echo "$MB * 100" | bc -l)" "$MC" "$(echo "$MC / $LC" | bc -l)" "$(echo "100000 / $MC" | bc -l)"
 echo
 echo "Per round (q/s, busy, capacity, CPU s per 100k misses), to judge the spread:"
-for name in "${NAMES_ALL[@]}" limit; do
+for name in "${NAMES_ALL[@]}" limit limit-mmsg; do
   printf '  %-12s %s\n' "$name" "$(awk '{printf "%.0f/%.2f/%.0f/%s  ", $1, $2, $3, $7}' "$W/$name.rounds")"
 done
 echo
