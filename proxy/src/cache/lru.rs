@@ -52,6 +52,8 @@ struct Slot {
 pub const SLOT_BYTES: usize = std::mem::size_of::<Slot>() + std::mem::size_of::<u32>() + 1;
 
 pub struct Lru {
+    /// Entries to make room for at the first one.
+    capacity: usize,
     slots: Vec<Slot>,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
@@ -84,13 +86,15 @@ fn entry_hash(hasher: &DefaultHashBuilder, slots: &[Slot], i: u32) -> u64 {
 }
 
 impl Lru {
-    /// Room for `capacity` entries made up front (address space only until used): grown by
-    /// doubling instead, the slab and the index would leave their outgrown copies behind in
-    /// the allocator, about as much memory again as the live ones.
+    /// Room for `capacity` entries, made at the first entry and at once (address space only
+    /// until used): grown by doubling instead, the slab and the index would leave their
+    /// outgrown copies behind in the allocator, about as much memory again as the live ones.
+    /// An idle sidecar's cache holds nothing, not even the index's control bytes.
     pub fn with_capacity(capacity: usize) -> Lru {
         Lru {
-            slots: Vec::with_capacity(capacity),
-            index: HashTable::with_capacity(capacity),
+            capacity,
+            slots: Vec::new(),
+            index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             head: NIL,
             tail: NIL,
@@ -145,6 +149,12 @@ impl Lru {
             prev: NIL,
             next: NIL,
         };
+        if self.slots.capacity() == 0 {
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.index
+                .reserve(self.capacity, |&j| entry_hash(hasher, slots, j));
+            self.slots.reserve_exact(self.capacity);
+        }
         let i = if self.free != NIL {
             let i = self.free;
             self.free = self.slots[i as usize].next;
