@@ -133,6 +133,11 @@ impl Answer {
 
     /// Bytes this answer holds on the heap, for the cache's byte bound: its one allocation,
     /// counters included.
+    /// Whether two handles share one allocation.
+    pub fn ptr_eq(a: &Answer, b: &Answer) -> bool {
+        std::sync::Arc::ptr_eq(&a.0, &b.0)
+    }
+
     pub fn heap_bytes(&self) -> usize {
         ARC_COUNTERS + self.0.len()
     }

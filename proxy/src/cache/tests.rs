@@ -52,6 +52,24 @@ fn secs(n: u64) -> Duration {
 }
 
 #[test]
+fn an_answer_is_stored_only_under_its_own_question() {
+    let mut c = Cache::new(policy());
+    let t0 = Instant::now();
+    assert_eq!(
+        c.insert(&key("b.example"), positive("a.example.", 100), t0),
+        None
+    );
+    assert_eq!(c.stats(), CacheStats::default());
+    assert!(c
+        .insert(&key("A.Example"), positive("a.example.", 100), t0)
+        .is_some());
+    assert!(
+        matches!(c.get(&key("a.example"), t0), CacheRead::Fresh { .. }),
+        "keys and questions are both lowercased"
+    );
+}
+
+#[test]
 fn ttl_clamps() {
     let p = policy();
     assert_eq!(p.ttl_for(&positive("a.", 1)), Some(5), "raised to min-ttl");
