@@ -76,24 +76,10 @@ pub async fn bind(cfg: Config) -> anyhow::Result<Bound> {
 
     let (mut udp, mut tcp, mut dns) = (Vec::new(), Vec::new(), Vec::new());
     for listen in &cfg.listen {
-        let mut addr = *listen;
-        let hint = if addr.port() < 1024 && addr.port() != 0 {
-            " (ports below 1024 need CAP_NET_BIND_SERVICE or net.ipv4.ip_unprivileged_port_start)"
-        } else {
-            ""
-        };
-        for _ in 0..cfg.threads {
-            let s = server::udp::bind(addr, cfg.threads > 1)
-                .with_context(|| format!("cannot bind --listen {listen} (UDP){hint}"))?;
-            addr = s.local_addr()?;
-            udp.push(s);
-        }
-        tcp.push(
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot bind --listen {addr} (TCP){hint}"))?,
-        );
-        dns.push(addr);
+        let (socks, listener) = bind_listen(*listen, cfg.threads).await?;
+        dns.push(listener.local_addr()?);
+        udp.extend(socks);
+        tcp.push(listener);
     }
     Ok(Bound {
         cfg,
@@ -106,6 +92,56 @@ pub async fn bind(cfg: Config) -> anyhow::Result<Bound> {
         dns,
         admin_addr,
     })
+}
+
+/// How many kernel-chosen ports to try for a `--listen` port 0 before giving up.
+const PORT0_TRIES: usize = 16;
+
+/// Binds one --listen address: `threads` UDP sockets, then TCP on the same port. A port 0
+/// takes the UDP socket's port from the kernel; that port's TCP side may already be taken
+/// (by any socket bound to it, a client's among them), so then another port is tried.
+async fn bind_listen(
+    listen: SocketAddr,
+    threads: usize,
+) -> anyhow::Result<(Vec<tokio::net::UdpSocket>, TcpListener)> {
+    let hint = if listen.port() < 1024 && listen.port() != 0 {
+        " (ports below 1024 need CAP_NET_BIND_SERVICE or net.ipv4.ip_unprivileged_port_start)"
+    } else {
+        ""
+    };
+    let context = |proto: &str, addr: SocketAddr| {
+        format!("cannot bind --listen {listen} ({proto} on {addr}){hint}")
+    };
+    let tries = if listen.port() == 0 { PORT0_TRIES } else { 1 };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let first =
+            server::udp::bind(listen, threads > 1).with_context(|| context("UDP", listen))?;
+        let addr = first.local_addr()?;
+        let mut socks = vec![first];
+        let mut taken = None;
+        while socks.len() < threads {
+            match server::udp::bind(addr, true) {
+                Ok(s) => socks.push(s),
+                Err(e) => {
+                    taken = Some((e, "UDP"));
+                    break;
+                }
+            }
+        }
+        if taken.is_none() {
+            match TcpListener::bind(addr).await {
+                Ok(l) => return Ok((socks, l)),
+                Err(e) => taken = Some((e, "TCP")),
+            }
+        }
+        let (e, proto) = taken.expect("a bind failed");
+        if attempt >= tries || e.kind() != std::io::ErrorKind::AddrInUse {
+            return Err(anyhow::Error::new(e).context(context(proto, addr)));
+        }
+        log::debug!("port {} was taken for {proto}; trying another", addr.port());
+    }
 }
 
 /// Serves listeners, admin server, prober and discovery until `shutdown` completes, then
@@ -183,5 +219,37 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn port_zero_gives_udp_and_tcp_one_port() {
+        let (udp, tcp) = bind_listen("127.0.0.1:0".parse().unwrap(), 3)
+            .await
+            .unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        assert_ne!(port, 0);
+        assert_eq!(udp.len(), 3);
+        for s in &udp {
+            assert_eq!(s.local_addr().unwrap().port(), port);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_named_port_taken_for_tcp_fails_naming_the_flag_and_the_protocol() {
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = other.local_addr().unwrap();
+        let Err(err) = bind_listen(addr, 1).await else {
+            panic!("{addr} is taken, yet it bound");
+        };
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(&format!("--listen {addr} (TCP")) && text.contains("in use"),
+            "{text}"
+        );
     }
 }

@@ -20,8 +20,29 @@ pub fn require(tool: &str, package: &str) -> PathBuf {
     panic!("`{tool}` is not installed: run hack/test.sh, or `apt-get install {package}`");
 }
 
-/// A loopback port free for both UDP and TCP right now.
+/// A loopback port free for both UDP and TCP right now, for a server started next.
+///
+/// Taken below the kernel's ephemeral range, so no client socket (a `dig`, a proxy's
+/// upstream query) can be given it between this check and the server's bind; ports
+/// handed out in this process are not handed out again. Where the range leaves no room
+/// below it, any kernel-chosen port is used.
 pub fn free_port(ip: &str) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = ephemeral_low().unwrap_or(0);
+    let base = 10_000u32;
+    if low > base + 1_000 {
+        let span = low - base;
+        // Test binaries run one at a time; the PID spreads reruns over the span.
+        let start = (u64::from(std::process::id()) * 7919 % u64::from(span)) as u32;
+        for _ in 0..span {
+            let n = NEXT.fetch_add(1, Relaxed);
+            let port = (base + (start + n) % span) as u16;
+            if port_free(ip, port) {
+                return port;
+            }
+        }
+    }
     for _ in 0..100 {
         let udp = UdpSocket::bind(format!("{ip}:0")).expect("bind udp");
         let port = udp.local_addr().unwrap().port();
@@ -30,6 +51,17 @@ pub fn free_port(ip: &str) -> u16 {
         }
     }
     panic!("no free port on {ip}");
+}
+
+fn port_free(ip: &str, port: u16) -> bool {
+    UdpSocket::bind(format!("{ip}:{port}")).is_ok()
+        && std::net::TcpListener::bind(format!("{ip}:{port}")).is_ok()
+}
+
+/// The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range).
+fn ephemeral_low() -> Option<u32> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// A fresh directory under the system temp dir, removed on drop.
