@@ -178,21 +178,22 @@ for name in "${NAMES_ALL[@]}"; do
   AFULL[$name]=$(anon_kib "${PID[$name]}")
 done
 
-ticks_to_100k() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN {printf "%.3f", (n > 0) ? t / hz / n * 100000 : 0}'; }
+# Answers per CPU-second: n answers for t clock ticks of the server's CPU time.
+per_cpu_second() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN {printf "%.0f", (t > 0) ? n / (t / hz) : 0}'; }
 
 # Cache hits as fast as dnsperf sends them from its one core (two threads: one sends while
 # the other receives). Prints "q/s busy capacity lost": busy is the share of its core the
 # server used, capacity the answers per CPU-second it spent (what it would serve with its
 # core to itself: one core of dnsperf saturates at about the limit responder's rate here).
 hits() { # name
-  local port=${PORT[$1]} spid=${PID[$1]} c0 c1 hz
-  hz=$(getconf CLK_TCK)
+  local port=${PORT[$1]} spid=${PID[$1]} c0 c1 t q s n l
   c0=$(cpu_ticks "$spid")
   "${ON_CLIENT[@]}" dnsperf -s 127.0.0.1 -p "$port" -d "$W/hot.txt" -l "$SECS" -c 8 -T 2 -q 500 > "$W/$1.perf" 2>&1
   c1=$(cpu_ticks "$spid")
-  awk -v t=$((c1 - c0)) -v hz="$hz" '
-    /Queries completed/ {n = $3} /Queries lost/ {l = $3} /Queries per second/ {q = $4} /Run time/ {s = $4}
-    END {printf "%.0f %.3f %.0f %d\n", q, t / hz / s, (t > 0) ? n / (t / hz) : 0, l}' "$W/$1.perf"
+  t=$((c1 - c0))
+  read -r q s n l < <(awk '/Queries completed/ {n = $3} /Queries lost/ {l = $3} /Queries per second/ {q = $4} /Run time/ {s = $4}
+    END {print q, s, n, l + 0}' "$W/$1.perf")
+  echo "$(printf %.0f "$q") $(awk -v t="$t" -v hz="$(getconf CLK_TCK)" -v s="$s" 'BEGIN {printf "%.3f", t / hz / s}') $(per_cpu_second "$t" "$n") $l"
 }
 
 measure_limit() { # appends "q/s busy capacity lost" to $W/limit.rounds and limit-mmsg.rounds
@@ -213,7 +214,7 @@ measure() { # name round -> appends "qps busy capacity lost mean p99 miss100k" t
   c0=$(cpu_ticks "$spid")
   "${ON_CLIENT[@]}" dnsperf -s 127.0.0.1 -p "$port" -d "$W/miss.txt" -n 1 -c 4 -q 50 > "$W/$name.miss" 2>&1
   c1=$(cpu_ticks "$spid")
-  miss100k=$(ticks_to_100k $((c1 - c0)) "$(awk '/Queries completed/ {print $3}' "$W/$name.miss")")
+  miss100k=$(awk -v a="$(per_cpu_second $((c1 - c0)) "$(awk '/Queries completed/ {print $3}' "$W/$name.miss")")" 'BEGIN {printf "%.3f", (a > 0) ? 100000 / a : 0}')
   echo "$hit $mean $p99 $miss100k" >> "$W/$name.rounds"
 }
 

@@ -62,7 +62,6 @@ pub struct Lru {
     tail: u32,
     /// First free slot, chained through `next`.
     free: u32,
-    len: usize,
 }
 
 /// A key is a question and a flag byte (see `wire::key`).
@@ -99,12 +98,11 @@ impl Lru {
             head: NIL,
             tail: NIL,
             free: NIL,
-            len: 0,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.index.len()
     }
 
     fn find(&self, key: &[u8]) -> Option<u32> {
@@ -168,7 +166,6 @@ impl Lru {
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index
             .insert_unique(h, i, |&j| entry_hash(hasher, slots, j));
-        self.len += 1;
     }
 
     fn take(&mut self, i: u32) -> Entry {
@@ -181,7 +178,6 @@ impl Lru {
         let entry = s.entry.take().expect("linked slot holds an entry");
         s.next = self.free;
         self.free = i;
-        self.len -= 1;
         entry
     }
 
