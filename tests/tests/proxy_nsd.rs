@@ -247,6 +247,14 @@ fn malformed_input_gets_formerr_or_nothing_and_the_proxy_lives() {
     assert_eq!(&buf[..2], &[0xAB, 0xCD]);
     assert_eq!(buf[3] & 0xF, 1, "FORMERR");
     assert!(n >= 12);
+    // A datagram longer than any query (1232 bytes): FORMERR too, not a cut-short answer.
+    let mut long = vec![0u8; 2000];
+    long[..6].copy_from_slice(&[0xAB, 0xCE, 1, 0, 0, 1]);
+    s.send_to(&long, p.dns).unwrap();
+    let (_, _) = s
+        .recv_from(&mut buf)
+        .expect("a FORMERR answer to the long one");
+    assert_eq!((&buf[..2], buf[3] & 0xF), (&[0xAB, 0xCE][..], 1), "FORMERR");
     // Fragments and noise: dropped, never answered wrongly, never fatal.
     for junk in [&[1u8, 2, 3][..], &[0u8; 11][..], &[0xFF; 300][..]] {
         s.send_to(junk, p.dns).unwrap();
