@@ -54,8 +54,7 @@ struct Received<S> {
 }
 
 pub struct Batch<S> {
-    /// `BATCH` rooms of `QUERY_ROOM` bytes, zeroed by the allocator (untouched pages stay
-    /// unmapped until a datagram lands in them).
+    /// `BATCH` rooms of `QUERY_ROOM` bytes, one after another.
     queries: Vec<u8>,
     received: [Received<S>; BATCH],
     count: usize,
