@@ -67,6 +67,13 @@ enum Run {
 }
 
 impl Proxy {
+    /// Starts the proxy in this process with `--upstream upstream` and `extra` flags.
+    pub fn for_upstream(upstream: SocketAddr, extra: &[&str]) -> Proxy {
+        let mut args = vec!["--upstream".to_string(), upstream.to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Proxy::start(&args)
+    }
+
     /// Starts the proxy in this process with `args` after `--listen 127.0.0.1:0 --admin
     /// 127.0.0.1:0 --drain 0s`, as the binary would parse them; it stops when dropped.
     pub fn start(args: &[String]) -> Proxy {

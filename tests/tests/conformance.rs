@@ -200,12 +200,7 @@ fn check(
 }
 
 fn proxy_for(upstream: std::net::SocketAddr) -> Proxy {
-    Proxy::start(&[
-        "--upstream".into(),
-        upstream.to_string(),
-        "--min-ttl".into(),
-        format!("{MIN_TTL}s"),
-    ])
+    Proxy::for_upstream(upstream, &["--min-ttl", &format!("{MIN_TTL}s")])
 }
 
 #[test]
