@@ -5,14 +5,10 @@ use std::time::Duration;
 
 use dns_sidecar_tests::{dig, http_get, wait_until, Nsd, Proxy};
 
-fn proxy_for(nsd: &Nsd, extra: &[&str]) -> Proxy {
-    Proxy::for_upstream(nsd.addr, extra)
-}
-
 #[test]
 fn answers_equal_the_servers_answers() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &[]);
+    let p = Proxy::for_upstream(nsd.addr, &[]);
     for (name, qtype) in [
         ("www.example.test", "A"),
         ("www.example.test", "AAAA"),
@@ -47,7 +43,7 @@ fn answers_equal_the_servers_answers() {
 #[test]
 fn cached_answers_outlive_the_server_and_count_down() {
     let mut nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &[]);
+    let p = Proxy::for_upstream(nsd.addr, &[]);
     let first = dig(p.dns, &["www.example.test"]);
     assert_eq!(first.answers[0].1, 300);
     std::thread::sleep(Duration::from_millis(2100));
@@ -72,7 +68,7 @@ fn cached_answers_outlive_the_server_and_count_down() {
 #[test]
 fn nxdomain_is_cached_with_its_soa() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &[]);
+    let p = Proxy::for_upstream(nsd.addr, &[]);
     let first = dig(p.dns, &["missing.example.test"]);
     assert_eq!(first.status, "NXDOMAIN");
     let misses = p.metric("dns_sidecar_cache_misses_total");
@@ -97,7 +93,7 @@ fn nxdomain_is_cached_with_its_soa() {
 #[test]
 fn serve_stale_when_the_server_is_gone_and_servfail_fast_otherwise() {
     let mut nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &["--min-ttl", "0", "--query-timeout", "800ms"]);
+    let p = Proxy::for_upstream(nsd.addr, &["--min-ttl", "0", "--query-timeout", "800ms"]);
     let first = dig(p.dns, &["short.example.test"]);
     assert_eq!(first.answers[0].1, 1, "TTL 1 in the zone");
     nsd.proc.signal("KILL");
@@ -119,7 +115,7 @@ fn serve_stale_when_the_server_is_gone_and_servfail_fast_otherwise() {
 #[test]
 fn malformed_input_gets_formerr_or_nothing_and_the_proxy_lives() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &[]);
+    let p = Proxy::for_upstream(nsd.addr, &[]);
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
@@ -151,7 +147,7 @@ fn malformed_input_gets_formerr_or_nothing_and_the_proxy_lives() {
 #[test]
 fn health_endpoints_and_metrics() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &[]);
+    let p = Proxy::for_upstream(nsd.addr, &[]);
     assert_eq!(http_get(p.admin, "/healthz").0, 200);
     assert_eq!(http_get(p.admin, "/readyz").0, 200);
     dig(p.dns, &["www.example.test"]);
@@ -193,7 +189,7 @@ fn sigterm_drains_then_exits_zero() {
 #[test]
 fn several_threads_share_the_listen_address() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &["--threads", "2"]);
+    let p = Proxy::for_upstream(nsd.addr, &["--threads", "2"]);
     for i in 0..20 {
         let name = format!("n{i}.example.test");
         assert_eq!(

@@ -3,14 +3,10 @@
 
 use dns_sidecar_tests::{dig, Nsd, Proxy};
 
-fn proxy_for(nsd: &Nsd, extra: &[&str]) -> Proxy {
-    Proxy::for_upstream(nsd.addr, extra)
-}
-
 #[test]
 fn tcp_clients_and_truncation() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &[]);
+    let p = Proxy::for_upstream(nsd.addr, &[]);
     let tcp = dig(p.dns, &["+tcp", "www.example.test"]);
     assert_eq!(tcp.rrset(), dig(nsd.addr, &["www.example.test"]).rrset());
     // 30 TXT records of ~125 bytes: over UDP the client gets TC and no answers...
@@ -36,7 +32,7 @@ fn tcp_clients_and_truncation() {
 #[test]
 fn pipelined_tcp_queries_all_answered() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &[]);
+    let p = Proxy::for_upstream(nsd.addr, &[]);
     let names: Vec<String> = (0..20).map(|i| format!("n{i}.example.test")).collect();
     let mut args = vec!["+tcp", "+keepopen"];
     args.extend(names.iter().map(|s| s.as_str()));
@@ -51,7 +47,7 @@ fn pipelined_tcp_queries_all_answered() {
 #[test]
 fn upstream_tcp_uses_a_kept_connection() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &["--upstream-tcp"]);
+    let p = Proxy::for_upstream(nsd.addr, &["--upstream-tcp"]);
     for i in 0..10 {
         let name = format!("n{i}.example.test");
         let d = dig(p.dns, &[&name]);
@@ -71,7 +67,7 @@ fn upstream_tcp_uses_a_kept_connection() {
 #[test]
 fn upstream_tcp_pipelines_a_burst_of_misses_on_a_few_connections() {
     let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let p = proxy_for(&nsd, &["--upstream-tcp"]);
+    let p = Proxy::for_upstream(nsd.addr, &["--upstream-tcp"]);
     // 60 distinct names from 20 clients at once: about 20 misses in flight together.
     let handles: Vec<_> = (0..20)
         .map(|t| {
