@@ -60,9 +60,8 @@ pub struct Batch<S> {
     count: usize,
     /// Replies, in the order they are to be sent, with their destinations.
     replies: Vec<Vec<u8>>,
-    to: [Option<SocketAddr>; BATCH],
-    /// The same, as sendmmsg takes them (made once per reply, not per call).
-    to_raw: [SocketAddrAny; BATCH],
+    /// The replies' destinations, as sendmmsg takes them (made once per reply).
+    to: [SocketAddrAny; BATCH],
     ready: usize,
     headers: MultiHeaders<S>,
 }
@@ -79,8 +78,7 @@ impl<S: Peer> Batch<S> {
             received: [none; BATCH],
             count: 0,
             replies: Vec::new(),
-            to: [None; BATCH],
-            to_raw: std::array::from_fn(|_| SocketAddr::from(([0, 0, 0, 0], 0)).into()),
+            to: std::array::from_fn(|_| SocketAddr::from(([0, 0, 0, 0], 0)).into()),
             ready: 0,
             headers: MultiHeaders::preallocate(BATCH, None),
         }
@@ -127,9 +125,7 @@ impl<S: Peer> Batch<S> {
                 self.replies.push(Vec::new());
             }
             if f(&room[..len], from, &mut self.replies[self.ready]) {
-                let to: SocketAddr = from.into();
-                self.to[self.ready] = Some(to);
-                self.to_raw[self.ready] = to.into();
+                self.to[self.ready] = Into::<SocketAddr>::into(from).into();
                 self.ready += 1;
             }
         }
@@ -144,14 +140,24 @@ impl<S: Peer> Batch<S> {
             return Vec::new();
         }
         // One reply (an idle socket's usual batch) goes without the headers.
-        if n == 1 {
-            let sent = sendto(fd, &self.replies[0], SendFlags::DONTWAIT, &self.to_raw[0]);
-            return match (sent, self.to[0]) {
-                (Err(_), Some(to)) => vec![(self.replies[0].clone(), to)],
-                _ => Vec::new(),
-            };
-        }
-        let addrs = &self.to_raw;
+        let sent = if n == 1 {
+            usize::from(sendto(fd, &self.replies[0], SendFlags::DONTWAIT, &self.to[0]).is_ok())
+        } else {
+            self.send_many(fd, n)
+        };
+        (sent..n)
+            .filter_map(|i| {
+                let to = SocketAddr::try_from(self.to[i].clone()).ok()?;
+                Some((self.replies[i].clone(), to))
+            })
+            .collect()
+    }
+
+    /// Sends the first `n` kept replies with one sendmmsg; returns how many went. A failure
+    /// (the socket's buffer full, a refused destination) leaves the rest to be sent one by
+    /// one, where each gets its own outcome.
+    fn send_many(&self, fd: BorrowedFd<'_>, n: usize) -> usize {
+        let addrs = &self.to;
         let iovs: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
             [IoSlice::new(
                 self.replies.get(i).map_or(&[][..], |r| &r[..]),
@@ -164,12 +170,7 @@ impl<S: Peer> Batch<S> {
             let c = control.next().expect("BATCH buffers");
             MMsgHdr::new_with_addr(&addrs[i], &iovs[i], c)
         });
-        // A failure (the socket's buffer full, a refused destination) leaves the rest to
-        // be sent one by one, where each gets its own outcome.
-        let sent = sendmmsg(fd, &mut msgs[..n], SendFlags::DONTWAIT).unwrap_or(0);
-        (sent..n)
-            .filter_map(|i| Some((self.replies[i].clone(), self.to[i]?)))
-            .collect()
+        sendmmsg(fd, &mut msgs[..n], SendFlags::DONTWAIT).unwrap_or(0)
     }
 }
 
