@@ -52,7 +52,7 @@ pub async fn serve(
 
 async fn metrics(State(s): State<Arc<AdminState>>) -> impl IntoResponse {
     let e = &s.engine;
-    let body = e.metrics.render(e.cache_stats(), &e.pool.snapshot());
+    let body = e.metrics.render(e.cache_stats(), &e.pool.view());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

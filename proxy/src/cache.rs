@@ -16,6 +16,15 @@ use crate::answer::{Answer, Kind, Serve};
 /// Entries younger than this are never prefetched: refreshing them gains nothing.
 const MIN_PREFETCH_TTL: u32 = 10;
 
+/// The share of an entry's life left when a hit starts its prefetch: between 5% and 15%,
+/// at a point spread per entry by its store time (counted from each pod's own first
+/// insert, so it differs per pod and per name), so that the sidecars of one rollout, which
+/// fetched a name together, do not refresh it together.
+fn prefetch_share(stored_ms: u64) -> f64 {
+    let bits = stored_ms.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54;
+    0.05 + 0.10 * bits as f64 / 1024.0
+}
+
 #[derive(Debug, Clone)]
 pub struct CachePolicy {
     pub capacity: NonZeroUsize,
@@ -157,7 +166,8 @@ impl Cache {
             let prefetch = self.policy.prefetch
                 && !e.prefetching
                 && e.ttl >= MIN_PREFETCH_TTL
-                && ttl as u64 * 10 <= e.ttl as u64;
+                && ttl as u64 * 20 <= e.ttl as u64 * 3
+                && ttl as f64 <= e.ttl as f64 * prefetch_share(e.stored_ms);
             e.prefetching |= prefetch;
             return CacheRead::Fresh {
                 answer: e.answer.clone(),

@@ -6,7 +6,9 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use dns_sidecar_ops::values::{parse_bytes, parse_duration, parse_level};
+pub use dns_sidecar_ops::values::{
+    parse_bytes, parse_duration, parse_level, parse_percent, parse_rate,
+};
 
 use crate::cache::CachePolicy;
 use crate::engine::EngineConfig;
@@ -164,6 +166,10 @@ impl Config {
             cache,
             pool: PoolConfig {
                 health,
+                budget: crate::upstream::budget::BudgetPolicy {
+                    ratio: a.retry_budget,
+                    min_per_second: a.retry_min_per_second,
+                },
                 attempt_timeout: a.upstream_timeout.min(a.query_timeout),
                 tcp: a.upstream_tcp,
             },

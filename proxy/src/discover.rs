@@ -1,6 +1,7 @@
 //! `--discover`: follow CoreDNS scaling and rollouts by re-resolving a headless Service name
 //! (its A/AAAA records are the replicas' pod IPs) through the current upstreams. Looked up
-//! again at the answer's TTL, bounded, and early when a replica fails. The set never
+//! again at the answer's TTL, bounded, and early when a replica is marked down; every wait
+//! jittered, so the sidecars of one rollout do not look up in step. The set never
 //! empties: an answer with no address, or no answer, keeps the set it has (its health
 //! too), and while all of it is down the pool's fallbacks (the cluster DNS VIP) are asked,
 //! through which the next lookup finds the replicas' new addresses.
@@ -86,6 +87,22 @@ pub fn next_set(outcome: &RoundResult, current: &[SocketAddr]) -> Vec<SocketAddr
     }
 }
 
+/// Waits are shortened by up to this share (never lengthened: a record is not used past
+/// its TTL) or, after a failure, lengthened by it.
+const JITTER: f64 = 0.2;
+
+/// When to look next, `r` uniform in [0, 1): `next_interval` shortened by up to a fifth,
+/// never under the shortest bound.
+pub fn next_wait(outcome: &RoundResult, d: &Discover, r: f64) -> Duration {
+    crate::jitter::below(next_interval(outcome, d), JITTER, r).max(d.min_interval)
+}
+
+/// How long after a lookup a replica marked down may start the next one: the shortest
+/// bound, lengthened by up to a fifth.
+pub fn early_wait(d: &Discover, r: f64) -> Duration {
+    d.min_interval.mul_f64(1.0 + JITTER * r.clamp(0.0, 1.0))
+}
+
 /// When to look next: at the records' TTL within the bounds; without one (no answer, or no
 /// address), at the shortest bound, as replicas may be on their way.
 pub fn next_interval(outcome: &RoundResult, d: &Discover) -> Duration {
@@ -111,6 +128,9 @@ async fn round(pool: &Arc<Pool>, d: &Discover, budget: Duration) -> RoundResult 
 }
 
 pub async fn run(pool: Arc<Pool>, d: Discover, budget: Duration) {
+    // The injected replicas are current when the pod starts: the first lookup comes within
+    // the shortest bound, at a random point, so a Job's thousand pods do not ask at once.
+    tokio::time::sleep(d.min_interval.mul_f64(crate::jitter::unit())).await;
     loop {
         let started = Instant::now();
         let outcome = round(&pool, &d, budget).await;
@@ -128,9 +148,9 @@ pub async fn run(pool: Arc<Pool>, d: Discover, budget: Duration) {
         // A failure seen during the round itself does not start another at once.
         let _ = timeout(Duration::ZERO, pool.replica_failed.notified()).await;
         tokio::select! {
-            _ = sleep_until(started + next_interval(&outcome, &d)) => {}
+            _ = sleep_until(started + next_wait(&outcome, &d, crate::jitter::unit())) => {}
             _ = pool.replica_failed.notified() => {
-                sleep_until(started + d.min_interval).await;
+                sleep_until(started + early_wait(&d, crate::jitter::unit())).await;
             }
         }
     }
@@ -244,5 +264,31 @@ mod tests {
             Duration::from_secs(2),
             "without an answer, soon again"
         );
+    }
+
+    #[test]
+    fn waits_are_jittered_within_the_ttl_and_the_bounds() {
+        let d = Discover {
+            name: "x".into(),
+            name_wire: vec![],
+            port: 53,
+            min_interval: Duration::from_secs(2),
+            max_interval: Duration::from_secs(30),
+        };
+        let found = RoundResult::Found(vec![sa("10.0.0.2:53")], Some(30));
+        let waits: Vec<_> = [0.0, 0.5, 0.999]
+            .iter()
+            .map(|r| next_wait(&found, &d, *r))
+            .collect();
+        assert_eq!(waits[0], Duration::from_secs(30), "never past the TTL");
+        assert_eq!(waits[1], Duration::from_secs(27));
+        assert!(waits[2] > Duration::from_secs(24), "{:?}", waits[2]);
+        assert_eq!(
+            next_wait(&RoundResult::Failed, &d, 0.9),
+            Duration::from_secs(2),
+            "never under the shortest bound"
+        );
+        assert_eq!(early_wait(&d, 0.0), Duration::from_secs(2));
+        assert_eq!(early_wait(&d, 0.5), Duration::from_millis(2200));
     }
 }

@@ -12,6 +12,7 @@ pub mod cache;
 pub mod config;
 pub mod discover;
 pub mod engine;
+pub mod jitter;
 pub use dns_sidecar_ops::logger;
 pub mod metrics;
 pub mod resolv_conf;

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub use dns_sidecar_ops::histogram::{Histogram, RTT_BUCKETS};
 
 mod coredns;
+mod overload;
 
 use crate::cache::CacheStats;
-use crate::upstream::Upstream;
+use crate::upstream::{PoolView, Upstream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
@@ -53,6 +54,12 @@ pub struct Metrics {
     pub autopath_prefetches: AtomicU64,
     pub autopath_local_nxdomain: AtomicU64,
     pub autopath_cname: AtomicU64,
+    /// Extra upstream attempts refused, by `overload::Denied`.
+    pub extra_denied: [AtomicU64; 3],
+    /// Questions answered at once because every replica was overloaded and out of credit.
+    pub shed: AtomicU64,
+    /// Timeouts that did not mark a replica down because every replica was overloaded.
+    pub kept_up: AtomicU64,
     /// `--metrics-compat coredns`: CoreDNS's series too.
     pub coredns: coredns::Compat,
 }
@@ -71,7 +78,8 @@ impl Metrics {
         self.responses[i].fetch_add(1, Relaxed);
     }
 
-    pub fn render(&self, cache: CacheStats, upstreams: &[std::sync::Arc<Upstream>]) -> String {
+    pub fn render(&self, cache: CacheStats, pool: &PoolView) -> String {
+        let upstreams = &pool.upstreams[..];
         let mut o = String::with_capacity(8192);
         let p = "dns_sidecar";
         let _ = writeln!(o, "# HELP {p}_requests_total Queries received, by protocol and type.\n# TYPE {p}_requests_total counter");
@@ -247,6 +255,7 @@ impl Metrics {
                 &format!("upstream=\"{}\"", u.addr),
             );
         }
+        self.render_overload(&mut o, pool);
         if self.coredns.on {
             self.render_coredns(&mut o, cache);
         }
@@ -265,7 +274,7 @@ mod tests {
         m.request(Proto::Tcp, 999);
         m.response(3);
         m.response(200);
-        let s = m.render(CacheStats::default(), &[]);
+        let s = m.render(CacheStats::default(), &PoolView::default());
         assert!(s.contains("dns_sidecar_requests_total{proto=\"udp\",type=\"AAAA\"} 1\n"));
         assert!(s.contains("dns_sidecar_requests_total{proto=\"tcp\",type=\"other\"} 1\n"));
         assert!(s.contains("dns_sidecar_responses_total{rcode=\"NXDOMAIN\"} 1\n"));

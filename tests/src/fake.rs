@@ -32,6 +32,35 @@ struct Shared {
     /// A records served for the discovery name `upstreams.test.`.
     discovery: Arc<Mutex<Vec<Ipv4Addr>>>,
     queries: Arc<AtomicU64>,
+    /// Probes (`. NS`) among them.
+    probes: Arc<AtomicU64>,
+    /// Answers a second at most (None: no limit); past it a query is dropped, as an
+    /// overloaded CoreDNS's full socket buffer drops it.
+    capacity: Arc<Mutex<Option<Bucket>>>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// A token bucket refilled at `rate` a second, holding a tenth of a second's worth.
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let burst = (self.rate / 10.0).max(1.0);
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 pub struct FakeUpstream {
@@ -54,6 +83,9 @@ impl FakeUpstream {
             ttl,
             discovery: Arc::new(Mutex::new(Vec::new())),
             queries: Arc::new(AtomicU64::new(0)),
+            probes: Arc::new(AtomicU64::new(0)),
+            capacity: Arc::new(Mutex::new(None)),
+            dropped: Arc::new(AtomicU64::new(0)),
         };
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (shared.clone(), stop.clone());
@@ -78,6 +110,25 @@ impl FakeUpstream {
     pub fn queries(&self) -> u64 {
         self.shared.queries.load(SeqCst)
     }
+
+    /// Probes (`. NS`) received so far.
+    pub fn probes(&self) -> u64 {
+        self.shared.probes.load(SeqCst)
+    }
+
+    /// Answers at most `per_second` (None: no limit), dropping the rest.
+    pub fn set_capacity(&self, per_second: Option<u32>) {
+        *self.shared.capacity.lock().unwrap() = per_second.map(|r| Bucket {
+            rate: r as f64,
+            tokens: 0.0,
+            at: std::time::Instant::now(),
+        });
+    }
+
+    /// Queries dropped for capacity so far.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(SeqCst)
+    }
 }
 
 impl Drop for FakeUpstream {
@@ -100,6 +151,15 @@ fn serve(sock: UdpSocket, s: Shared, stop: Arc<AtomicBool>) {
         let Ok(q) = Message::from_vec(&buf[..n]) else {
             continue;
         };
+        if q.queries.first().is_some_and(|q| q.name.is_root()) {
+            s.probes.fetch_add(1, SeqCst);
+        }
+        if let Some(b) = s.capacity.lock().unwrap().as_mut() {
+            if !b.take() {
+                s.dropped.fetch_add(1, SeqCst);
+                continue;
+            }
+        }
         let mode = s.mode.lock().unwrap().clone();
         let reply = match mode {
             Mode::Silent => continue,

@@ -16,6 +16,7 @@ mod dig;
 pub mod fake;
 mod http;
 pub mod injected;
+pub mod load;
 pub mod lossy;
 pub mod netns;
 mod nsd;

@@ -184,24 +184,49 @@ fn failures_are_never_served_stale() {
     assert!(matches!(c.get(&k, t0 + secs(3)), CacheRead::Miss));
 }
 
+/// The second of a 100 s entry's life at which a hit first asks for a prefetch.
+fn prefetch_second(c: &mut Cache, k: &[u8], t0: Instant) -> Option<u64> {
+    (0..100).find(|s| match c.get(k, t0 + secs(*s)) {
+        CacheRead::Fresh { prefetch, .. } => prefetch,
+        other => panic!("{other:?}"),
+    })
+}
+
 #[test]
-fn prefetch_once_in_the_last_tenth() {
+fn prefetch_once_near_the_end_at_a_point_spread_per_entry() {
     let mut c = Cache::new(policy());
     let t0 = Instant::now();
     let k = key("hot.example");
     c.insert(&k, positive("hot.example.", 100), t0);
+    let at = prefetch_second(&mut c, &k, t0).expect("prefetched");
+    assert!(
+        (85..=95).contains(&at),
+        "between 85% and 95% of its life: {at}"
+    );
     let pf = |l: CacheRead| match l {
         CacheRead::Fresh { prefetch, .. } => prefetch,
         other => panic!("{other:?}"),
     };
-    assert!(!pf(c.get(&k, t0 + secs(89))));
-    assert!(pf(c.get(&k, t0 + secs(90))));
-    assert!(!pf(c.get(&k, t0 + secs(91))), "only one refresh in flight");
+    assert!(
+        !pf(c.get(&k, t0 + secs(at + 1))),
+        "only one refresh in flight"
+    );
     c.clear_prefetch(&k);
     assert!(
-        pf(c.get(&k, t0 + secs(92))),
+        pf(c.get(&k, t0 + secs(at + 2))),
         "a failed refresh may be retried"
     );
+    // The same name stored a few milliseconds apart, as by pods of one rollout.
+    let mut seen = std::collections::BTreeSet::new();
+    for ms in 0..40u64 {
+        let mut c = Cache::new(policy());
+        c.insert(&key("warm"), positive("warm.", 1), t0);
+        let t = t0 + Duration::from_millis(ms * 7 + 1);
+        c.insert(&k, positive("hot.example.", 100), t);
+        seen.insert(prefetch_second(&mut c, &k, t).expect("prefetched"));
+    }
+    assert!(seen.len() >= 6, "prefetch points spread: {seen:?}");
+    assert!(seen.iter().all(|s| (85..=95).contains(s)), "{seen:?}");
     let mut off = Cache::new(CachePolicy {
         prefetch: false,
         ..policy()

@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::Parser;
 
 use super::{
-    parse_bool, parse_bytes, parse_duration, parse_hedge, parse_level, parse_upstream, Hedge,
+    parse_bool, parse_bytes, parse_duration, parse_hedge, parse_level, parse_percent, parse_rate,
+    parse_upstream, Hedge,
 };
 
 #[derive(Debug, Clone, Parser)]
@@ -72,6 +73,17 @@ pub struct Args {
     /// RTT + 4 deviations, within 10ms..250ms) or a fixed duration.
     #[arg(long, env = "DNS_SIDECAR_HEDGE_DELAY", value_parser = parse_hedge, default_value = "auto")]
     pub hedge_delay: Hedge,
+
+    /// Extra upstream attempts (hedges, moves on after a failure, resends) allowed per
+    /// first attempt over the last 10 s, as a percentage; past it a question gets its
+    /// first attempt only.
+    #[arg(long, env = "DNS_SIDECAR_RETRY_BUDGET", value_parser = parse_percent, default_value = dns_sidecar_ops::defaults::RETRY_BUDGET)]
+    pub retry_budget: f64,
+
+    /// Extra attempts allowed per second whatever the traffic (over the same 10 s), so a
+    /// quiet pod can still hedge around a dead replica.
+    #[arg(long, env = "DNS_SIDECAR_RETRY_MIN_PER_SECOND", value_parser = parse_rate, default_value = dns_sidecar_ops::defaults::RETRY_MIN_PER_SECOND)]
+    pub retry_min_per_second: f64,
 
     /// Consecutive failures that mark an upstream down until a probe succeeds.
     #[arg(long, env = "DNS_SIDECAR_MAX_FAILS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]

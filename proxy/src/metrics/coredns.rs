@@ -114,7 +114,7 @@ mod tests {
         m.cache_hits.fetch_add(2, Relaxed);
         m.cache_misses.fetch_add(1, Relaxed);
         m.coredns.duration.observe(Duration::from_micros(300));
-        let s = m.render(CacheStats::default(), &[]);
+        let s = m.render(CacheStats::default(), &crate::upstream::PoolView::default());
         for want in [
             "coredns_dns_requests_total{server=\"dns://:53\",zone=\".\",view=\"\",proto=\"udp\",family=\"1\",type=\"A\"} 1\n",
             "coredns_dns_responses_total{server=\"dns://:53\",zone=\".\",view=\"\",rcode=\"NXDOMAIN\",plugin=\"\"} 1\n",
@@ -129,7 +129,8 @@ mod tests {
         }
         m.coredns.on = false;
         assert!(
-            !m.render(CacheStats::default(), &[]).contains("coredns_"),
+            !m.render(CacheStats::default(), &crate::upstream::PoolView::default())
+                .contains("coredns_"),
             "off by default"
         );
     }

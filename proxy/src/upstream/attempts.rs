@@ -5,11 +5,15 @@
 //! when the ones asked are past their hedge delay, or at once when one failed or answered
 //! SERVFAIL or REFUSED (kept as a last resort); once every candidate has been asked, resend
 //! to the best one still silent at the retransmission interval, at most `MAX_RETRANSMITS`
-//! times. The caller's query budget bounds the whole.
+//! times. Every attempt after the first must be allowed by the chooser (the overload rules
+//! and the retry budget); once one is refused, the question waits for what is out and
+//! sends nothing more. The caller's query budget bounds the whole.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+pub use super::overload::{Denied, Extra};
 
 /// Resends of one question once every upstream has been asked.
 pub const MAX_RETRANSMITS: u32 = 3;
@@ -45,6 +49,9 @@ pub trait Chooser {
     /// How long to wait on upstream `i` just asked: its hedge delay while `others_left`,
     /// else its retransmission interval after `resent` resends.
     fn wait(&self, i: usize, others_left: bool, resent: u32) -> Duration;
+    /// Whether an extra attempt of `kind` may go to upstream `i`, `waited` after the
+    /// question's first attempt; a yes spends retry budget.
+    fn allow_extra(&mut self, i: usize, kind: Extra, waited: Duration) -> Result<(), Denied>;
 }
 
 #[derive(Debug, Default)]
@@ -56,7 +63,12 @@ pub struct Attempts {
     retransmits: u32,
     /// When to ask one more upstream; None once nothing more is worth sending.
     next: Option<Instant>,
-    started: bool,
+    /// When the first attempt went out.
+    started: Option<Instant>,
+    /// The next attempt is a move on after a failure or error answer, not a hedge.
+    hurried: bool,
+    /// Why the last extra attempt was refused, if one was.
+    denied: Option<Denied>,
 }
 
 impl Attempts {
@@ -66,10 +78,10 @@ impl Attempts {
 
     /// Takes one event (None to start, and after an `Ask`) and says what to do next.
     pub fn step(&mut self, now: Instant, event: Option<Event>, c: &mut dyn Chooser) -> Action {
-        if !self.started {
-            self.started = true;
+        let started = *self.started.get_or_insert_with(|| {
             self.next = Some(now);
-        }
+            now
+        });
         match event {
             None | Some(Event::Deadline) => {}
             Some(Event::Answer { upstream, rcode }) => {
@@ -96,6 +108,18 @@ impl Attempts {
             };
             if let Some(i) = fresh.or(resend) {
                 let resend = fresh.is_none();
+                if self.tried != 0 {
+                    let kind = match (resend, self.hurried) {
+                        (true, _) => Extra::Resend,
+                        (false, true) => Extra::MoveOn,
+                        (false, false) => Extra::Hedge,
+                    };
+                    self.hurried = false;
+                    if let Err(d) = c.allow_extra(i, kind, now.saturating_duration_since(started)) {
+                        self.denied = Some(d);
+                        return self.wait_or_give_up();
+                    }
+                }
                 self.retransmits += resend as u32;
                 self.tried |= 1 << i;
                 self.outstanding += 1;
@@ -107,6 +131,10 @@ impl Attempts {
                 };
             }
         }
+        self.wait_or_give_up()
+    }
+
+    fn wait_or_give_up(&self) -> Action {
         if self.outstanding == 0 {
             return Action::GiveUp;
         }
@@ -116,6 +144,16 @@ impl Attempts {
     /// Whether more than one upstream was asked before this one (a hedge, for metrics).
     pub fn outstanding(&self) -> usize {
         self.outstanding
+    }
+
+    /// Whether any attempt went out (none: every replica was out of credit, so shed).
+    pub fn asked(&self) -> bool {
+        self.tried != 0
+    }
+
+    /// Why an extra attempt was last refused.
+    pub fn denied(&self) -> Option<Denied> {
+        self.denied
     }
 
     fn settle(&mut self, upstream: usize) {
@@ -128,6 +166,7 @@ impl Attempts {
     fn hurry(&mut self, now: Instant, c: &mut dyn Chooser) {
         if self.next.is_some() && c.pick(self.tried).is_some() {
             self.next = Some(now);
+            self.hurried = true;
         }
     }
 }

@@ -4,7 +4,12 @@
 
 use std::time::Duration;
 
+use super::overload::Load;
 use crate::Instant;
+
+/// Probe delays are spread by this share either way, so the sidecars of one rollout do not
+/// probe a failing replica in step.
+const PROBE_JITTER: f64 = 0.25;
 
 #[derive(Debug, Clone)]
 pub struct HealthPolicy {
@@ -64,6 +69,31 @@ pub struct Health {
     /// Set from the first failure: a failing upstream gets few client queries, so probes
     /// decide whether it is down or was just unlucky.
     pub probe: Option<Probe>,
+    /// Recent losses, and sending credit while degraded (overload, not death).
+    pub load: Load,
+}
+
+/// One failed attempt, as the pool saw it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Failure {
+    /// Connection refused: nothing listens, so it is down at once.
+    pub definitive: bool,
+    /// False for a timeout of a replica that still answers: it is busy, not gone (see
+    /// `overload::may_mark_down`).
+    pub may_mark_down: bool,
+    /// Uniform in [0, 1): spreads the probe delay.
+    pub jitter: f64,
+}
+
+impl Failure {
+    /// A failure with the probe delay unspread.
+    pub fn plain(definitive: bool) -> Failure {
+        Failure {
+            definitive,
+            may_mark_down: true,
+            jitter: 0.5,
+        }
+    }
 }
 
 impl Health {
@@ -90,6 +120,19 @@ impl Health {
     /// A valid client answer came back after `rtt`: it updates the estimate and clears
     /// failures.
     pub fn on_success(&mut self, now: Instant, rtt: Duration) {
+        self.sample(now, rtt);
+        self.load.on_answer(now, true);
+    }
+
+    /// SERVFAIL or REFUSED came back: the replica is alive (failures clear, the RTT is
+    /// sampled) but the query is lost, which is how an overloaded or shedding CoreDNS
+    /// answers.
+    pub fn on_error_reply(&mut self, now: Instant, rtt: Duration) {
+        self.sample(now, rtt);
+        self.load.on_answer(now, false);
+    }
+
+    fn sample(&mut self, now: Instant, rtt: Duration) {
         let r = rtt.as_secs_f64() * 1000.0;
         match self.estimate(now) {
             None => {
@@ -115,8 +158,10 @@ impl Health {
         } else {
             *self = Health {
                 inflight: self.inflight,
+                load: self.load.revived(),
                 ..Health::default()
             };
+            self.load.on_answer(now, true);
         }
     }
 
@@ -129,17 +174,25 @@ impl Health {
     /// A timeout or error; `definitive` (connection refused: nothing listens) marks it
     /// down at once. Returns true when this marks it down.
     pub fn on_failure(&mut self, now: Instant, definitive: bool, p: &HealthPolicy) -> bool {
+        self.fail(now, Failure::plain(definitive), p)
+    }
+
+    /// A failed attempt: one more failure and a loss; probed from the first; down after
+    /// `max_fails` in a row (or a refusal) unless `f` says it still answers. Returns true
+    /// when this marks it down.
+    pub fn fail(&mut self, now: Instant, f: Failure, p: &HealthPolicy) -> bool {
+        self.load.on_loss(now);
         self.fails = self.fails.saturating_add(1);
-        if definitive {
+        if f.definitive {
             self.fails = self.fails.max(p.max_fails);
         }
         if self.probe.is_none() {
             self.probe = Some(Probe {
-                at: now + p.probe_base,
+                at: now + crate::jitter::spread(p.probe_base, PROBE_JITTER, f.jitter),
                 backoff: p.probe_base,
             });
         }
-        if self.down_since.is_none() && self.fails >= p.max_fails {
+        if self.down_since.is_none() && self.fails >= p.max_fails && f.may_mark_down {
             self.down_since = Some(now);
             return true;
         }
@@ -149,10 +202,15 @@ impl Health {
     /// A probe failed: one more failure, and twice the wait before the next probe.
     /// Returns true when this marks it down.
     pub fn on_probe_failure(&mut self, now: Instant, definitive: bool, p: &HealthPolicy) -> bool {
-        let became_down = self.on_failure(now, definitive, p);
+        self.probe_failed(now, Failure::plain(definitive), p)
+    }
+
+    /// `on_probe_failure` with the pool's view (see `fail`).
+    pub fn probe_failed(&mut self, now: Instant, f: Failure, p: &HealthPolicy) -> bool {
+        let became_down = self.fail(now, f, p);
         if let Some(pr) = &mut self.probe {
             pr.backoff = (pr.backoff * 2).min(p.probe_max);
-            pr.at = now + pr.backoff;
+            pr.at = now + crate::jitter::spread(pr.backoff, PROBE_JITTER, f.jitter);
         }
         became_down
     }
@@ -189,6 +247,10 @@ const RETRANSMIT_MIN: Duration = Duration::from_millis(50);
 /// The longest: a query budget is 1.5 s by default, so a later resend would come too late.
 const RETRANSMIT_MAX: Duration = Duration::from_millis(800);
 
+/// Resends wait up to this share longer than the interval (never shorter: a slow answer
+/// must not pass for a lost one), so sidecars that lost answers together resend apart.
+const RETRANSMIT_JITTER: f64 = 0.25;
+
 impl Health {
     /// How long to wait before sending a query to this upstream again, after `resent`
     /// resends: the hedge delay (SRTT + 4 RTTVAR) but at least `RETRANSMIT_MIN`, doubled
@@ -196,6 +258,18 @@ impl Health {
     pub fn retransmit_interval(&self, now: Instant, p: &HealthPolicy, resent: u32) -> Duration {
         let base = self.hedge_delay(now, p).max(RETRANSMIT_MIN);
         (base * 2u32.saturating_pow(resent.min(8))).min(RETRANSMIT_MAX)
+    }
+
+    /// `retransmit_interval` lengthened by up to a quarter, `r` uniform in [0, 1).
+    pub fn retransmit_after(
+        &self,
+        now: Instant,
+        p: &HealthPolicy,
+        resent: u32,
+        r: f64,
+    ) -> Duration {
+        self.retransmit_interval(now, p, resent)
+            .mul_f64(1.0 + RETRANSMIT_JITTER * r)
     }
 }
 

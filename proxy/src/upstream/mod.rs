@@ -1,11 +1,16 @@
 //! The upstreams: the current set of CoreDNS replicas and everything done with them. The
 //! decisions are pure and tested without sockets: `health` (one replica's RTT, failures and
-//! down state), `select` (which replica next), `attempts` (when to hedge, move on, resend).
-//! The I/O around them: `replica` (one exchange over UDP or TCP), `pool` (the set and the
-//! forwarding loop), `prober` (bringing a down replica back).
+//! down state), `overload` (losses, overload told apart from a dead replica, pacing),
+//! `budget` (the retry budget), `select` (which replica next), `attempts` (when to hedge,
+//! move on, resend). The I/O around them: `choose` (the pool's rules as the plan asks),
+//! `replica` (one exchange over UDP or TCP), `pool` (the set and the forwarding loop),
+//! `prober` (bringing a down replica back).
 
 pub mod attempts;
+pub mod budget;
+mod choose;
 pub mod health;
+pub mod overload;
 mod pool;
 mod prober;
 mod replica;
@@ -13,7 +18,7 @@ pub mod select;
 mod tcp;
 mod udp;
 
-pub use pool::{Pool, PoolConfig};
+pub use pool::{Pool, PoolConfig, PoolView};
 pub use replica::{Upstream, UpstreamStats};
 
 /// Upstreams beyond this are ignored (the tried-set is a 64-bit mask).
@@ -46,4 +51,6 @@ pub enum ForwardError {
     NoUpstreams,
     #[error("every upstream failed")]
     AllFailed,
+    #[error("every replica is overloaded and out of sending credit")]
+    Shed,
 }

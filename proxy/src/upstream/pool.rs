@@ -3,46 +3,27 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, timeout, Instant};
 
-use super::attempts::{Action, Attempts, Chooser, Event, MAX_RETRANSMITS};
-use super::health::HealthPolicy;
-use super::select::{self, Candidate};
+use super::attempts::{Action, Attempts, Event, MAX_RETRANSMITS};
+use super::budget::{BudgetPolicy, BudgetState, RetryBudget};
+use super::choose::{self, PoolChooser};
+use super::health::{Failure, HealthPolicy};
+use super::overload::{self, PoolState};
 use super::{ExchangeError, ForwardError, Upstream, MAX_UPSTREAMS};
 use crate::lock;
 use crate::metrics::Metrics;
 use crate::wire::{self, Ask};
 
-/// The pool's health and selection rules, as the attempt plan asks for them.
-struct PoolChooser<'a> {
-    pool: &'a Pool,
-    set: &'a [Arc<Upstream>],
-}
-
-impl Chooser for PoolChooser<'_> {
-    fn pick(&mut self, exclude: u64) -> Option<usize> {
-        self.pool.pick(self.set, exclude)
-    }
-
-    fn wait(&self, i: usize, others_left: bool, resent: u32) -> Duration {
-        let (h, p) = (lock(&self.set[i].health), &self.pool.cfg.health);
-        let now = Instant::now();
-        if others_left {
-            h.hedge_delay(now, p)
-        } else {
-            h.retransmit_interval(now, p, resent)
-        }
-    }
-}
-
 /// Settings the pool runs with, from the command line.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     pub health: HealthPolicy,
+    pub budget: BudgetPolicy,
     pub attempt_timeout: Duration,
     pub tcp: bool,
 }
@@ -53,12 +34,35 @@ pub struct Pool {
     fallbacks: Vec<SocketAddr>,
     pub(super) cfg: PoolConfig,
     pub(super) down: Notify,
-    /// Told when a replica (not a fallback) fails or refuses, so discovery looks again.
+    /// Told when a replica (not a fallback) is marked down or refuses, so discovery looks
+    /// again.
     pub replica_failed: Notify,
-    metrics: Arc<Metrics>,
+    pub(super) budget: Mutex<RetryBudget>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 type Attempt = Result<Vec<u8>, ExchangeError>;
+
+/// The pool as /metrics and the debug endpoints show it, taken at one moment.
+pub struct PoolView {
+    pub upstreams: Arc<[Arc<Upstream>]>,
+    pub state: PoolState,
+    pub budget: BudgetState,
+}
+
+impl Default for PoolView {
+    fn default() -> Self {
+        PoolView {
+            upstreams: Arc::from(Vec::new()),
+            state: PoolState::Healthy,
+            budget: BudgetState {
+                firsts: 0,
+                extras: 0,
+                allowed: 0.0,
+            },
+        }
+    }
+}
 
 impl Pool {
     /// A pool of `addrs`, with `fallbacks` asked only while every one of `addrs` is down.
@@ -71,6 +75,7 @@ impl Pool {
         let pool = Arc::new(Pool {
             set: RwLock::new(Arc::from(Vec::new())),
             fallbacks: fallbacks.to_vec(),
+            budget: Mutex::new(RetryBudget::new(cfg.budget)),
             cfg,
             down: Notify::new(),
             replica_failed: Notify::new(),
@@ -117,38 +122,38 @@ impl Pool {
         set.iter().filter(|u| !u.fallback).map(|u| u.addr).collect()
     }
 
-    /// Whether some upstream is up with no recent failure: when none is, a stale answer is
-    /// served at once instead of waiting on replicas that are probably gone.
+    /// Whether some upstream is up with no recent failure and not losing queries: when
+    /// none is (replicas gone, or all overloaded), a stale answer is served at once
+    /// instead of waiting on them (RFC 8767).
     pub fn any_healthy(&self) -> bool {
         self.snapshot().iter().any(|u| {
             let h = lock(&u.health);
-            h.is_up() && h.fails == 0
+            h.is_up() && h.fails == 0 && !h.load.is_degraded()
         })
     }
 
-    fn pick(&self, set: &[Arc<Upstream>], tried: u64) -> Option<usize> {
-        let mut cands = [Candidate {
-            up: false,
-            score: 0.0,
-            fails: 0,
-        }; MAX_UPSTREAMS];
-        let now = Instant::now();
-        for (c, u) in cands.iter_mut().zip(set) {
-            let h = lock(&u.health);
-            *c = Candidate {
-                up: h.is_up(),
-                score: h.score(now),
-                fails: h.fails,
-            };
+    /// How long ago an answer still shows a replica alive, for telling overload from death.
+    fn recent(&self) -> Duration {
+        2 * self.cfg.attempt_timeout
+    }
+
+    /// What the replicas as a whole are going through now.
+    pub fn state(&self) -> PoolState {
+        choose::state(&self.snapshot(), Instant::now(), self.recent())
+    }
+
+    /// The retry budget's counts now.
+    pub fn budget(&self) -> BudgetState {
+        lock(&self.budget).state(Instant::now())
+    }
+
+    /// The set, its state and the budget, for /metrics.
+    pub fn view(&self) -> PoolView {
+        PoolView {
+            upstreams: self.snapshot(),
+            state: self.state(),
+            budget: self.budget(),
         }
-        // Fallbacks come last; they count only while no replica is up.
-        let replicas = set.iter().take_while(|u| !u.fallback).count();
-        let n = if cands[..replicas].iter().any(|c| c.up) {
-            replicas
-        } else {
-            set.len()
-        };
-        select::pick(&cands[..n], tried, rand::random(), rand::random())
     }
 
     /// Resolves one question, asking upstreams as `attempts::Attempts` decides (hedging,
@@ -167,10 +172,14 @@ impl Pool {
             set: &set,
         };
         let (mut event, mut answer, mut last_resort) = (None, None, None);
+        let mut first = true;
         loop {
             match plan.step(Instant::now(), event.take(), &mut chooser) {
                 Action::Ask { upstream, resend } => {
-                    if resend {
+                    if first {
+                        first = false;
+                        lock(&self.budget).on_first(Instant::now());
+                    } else if resend {
                         self.metrics.retransmits.fetch_add(1, Relaxed);
                     } else if plan.outstanding() > 1 {
                         self.metrics.hedges.fetch_add(1, Relaxed);
@@ -206,6 +215,10 @@ impl Pool {
                     });
                 }
                 Action::Done => return answer.ok_or(ForwardError::AllFailed),
+                Action::GiveUp if !plan.asked() => {
+                    self.metrics.shed.fetch_add(1, Relaxed);
+                    return Err(ForwardError::Shed);
+                }
                 Action::GiveUp => return last_resort.ok_or(ForwardError::AllFailed),
             }
         }
@@ -220,7 +233,11 @@ impl Pool {
         ask: Ask,
         tx: mpsc::Sender<(usize, Attempt)>,
     ) {
-        lock(&up.health).inflight += 1;
+        {
+            let mut h = lock(&up.health);
+            h.inflight += 1;
+            h.load.spend(Instant::now());
+        }
         let pool = self.clone();
         tokio::spawn(async move {
             let start = Instant::now();
@@ -233,22 +250,43 @@ impl Pool {
     }
 
     fn record(&self, up: &Upstream, r: &Attempt, rtt: Duration) {
-        let mut h = lock(&up.health);
-        h.inflight = h.inflight.saturating_sub(1);
+        let now = Instant::now();
         match r {
-            Ok(_) => {
-                h.on_success(Instant::now(), rtt);
+            Ok(resp) => {
+                let mut h = lock(&up.health);
+                h.inflight = h.inflight.saturating_sub(1);
+                let rcode = (resp[3] & 0xF) as u16;
+                if rcode == wire::rcode::SERVFAIL || rcode == wire::rcode::REFUSED {
+                    h.on_error_reply(now, rtt);
+                } else {
+                    h.on_success(now, rtt);
+                }
                 up.stats.rtt.observe(rtt);
             }
             Err(e) => {
                 up.stats.failures.fetch_add(1, Relaxed);
                 let refused = matches!(e, ExchangeError::Refused);
-                let down = h.on_failure(Instant::now(), refused, &self.cfg.health);
+                let mut h = lock(&up.health);
+                let f = Failure {
+                    definitive: refused,
+                    may_mark_down: overload::may_mark_down(
+                        refused,
+                        h.load.answered_at,
+                        now,
+                        self.cfg.attempt_timeout,
+                    ),
+                    jitter: crate::jitter::unit(),
+                };
+                h.inflight = h.inflight.saturating_sub(1);
+                let down = h.fail(now, f, &self.cfg.health);
                 drop(h);
+                if !f.may_mark_down {
+                    self.metrics.kept_up.fetch_add(1, Relaxed);
+                }
                 if down {
                     log::warn!("upstream {} marked down: {e}", up.addr);
                 }
-                if !up.fallback {
+                if !up.fallback && (down || refused) {
                     self.replica_failed.notify_one();
                 }
                 // Wake the prober: this upstream now has a probe scheduled.

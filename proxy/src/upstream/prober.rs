@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use tokio::time::{sleep_until, timeout, Instant};
 
-use super::{ExchangeError, Pool};
+use super::health::Failure;
+use super::{overload, ExchangeError, Pool};
 use crate::lock;
 use crate::wire::Ask;
 
@@ -34,22 +35,33 @@ impl Pool {
                     )
                     .await
                     .unwrap_or(Err(ExchangeError::Timeout));
-                    let mut h = lock(&up.health);
                     match r {
                         Ok(_) => {
+                            let mut h = lock(&up.health);
                             if !h.is_up() {
                                 log::info!("upstream {} is back up", up.addr);
                             }
                             h.on_probe_success(Instant::now(), start.elapsed());
                         }
                         Err(e) => {
-                            let refused = matches!(e, ExchangeError::Refused);
-                            if h.on_probe_failure(Instant::now(), refused, &pool.cfg.health) {
+                            let (refused, now) =
+                                (matches!(e, ExchangeError::Refused), Instant::now());
+                            let mut h = lock(&up.health);
+                            let f = Failure {
+                                definitive: refused,
+                                may_mark_down: overload::may_mark_down(
+                                    refused,
+                                    h.load.answered_at,
+                                    now,
+                                    pool.cfg.attempt_timeout,
+                                ),
+                                jitter: crate::jitter::unit(),
+                            };
+                            if h.probe_failed(Instant::now(), f, &pool.cfg.health) {
                                 log::warn!("upstream {} marked down after a probe: {e}", up.addr);
                             }
                         }
                     }
-                    drop(h);
                     pool.down.notify_one();
                 });
             }

@@ -1,6 +1,7 @@
 //! Which upstream to ask next: power of two random choices among healthy upstreams not yet
-//! tried for this query, so load spreads while slow or failing replicas are avoided. When
-//! every upstream is down, the least recently failed one is tried anyway.
+//! tried for this query, so load spreads while slow or failing replicas are avoided. An
+//! overloaded replica out of sending credit is passed over like a tried one. When every
+//! upstream is down, the least recently failed one is tried anyway.
 
 /// The second choice wins only when it is clearly better. With exact comparison and two
 /// replicas, P2C compares both every time and the marginally faster one took every
@@ -12,6 +13,8 @@ const CLEARLY_BETTER: f64 = 1.5;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
     pub up: bool,
+    /// False for a degraded replica out of sending credit (`overload::Load`).
+    pub admissible: bool,
     pub score: f64,
     /// Consecutive failures, to rank down upstreams.
     pub fails: u32,
@@ -21,7 +24,7 @@ pub struct Candidate {
 /// random numbers (passed in so the choice is testable).
 pub fn pick(cands: &[Candidate], tried: u64, r1: u64, r2: u64) -> Option<usize> {
     let untried = |i: &usize| *i < 64 && tried & (1 << i) == 0;
-    let healthy = (0..cands.len()).filter(|i| untried(i) && cands[*i].up);
+    let healthy = (0..cands.len()).filter(|i| untried(i) && cands[*i].up && cands[*i].admissible);
     let n = healthy.clone().count();
     if n > 0 {
         let a = healthy.clone().nth((r1 % n as u64) as usize)?;
@@ -38,8 +41,8 @@ pub fn pick(cands: &[Candidate], tried: u64, r1: u64, r2: u64) -> Option<usize> 
             a
         });
     }
-    // Nothing healthy is left untried. If some upstream is up (and was already asked),
-    // a down one is not worth a packet; if all are down, try the least failed.
+    // Nothing healthy is left untried. If some upstream is up (already asked, or out of
+    // credit), a down one is not worth a packet; if all are down, try the least failed.
     if cands.iter().any(|c| c.up) {
         return None;
     }
@@ -55,6 +58,7 @@ mod tests {
     fn up(score: f64) -> Candidate {
         Candidate {
             up: true,
+            admissible: true,
             score,
             fails: 0,
         }
@@ -62,9 +66,24 @@ mod tests {
     fn down(fails: u32) -> Candidate {
         Candidate {
             up: false,
+            admissible: true,
             score: 1e9,
             fails,
         }
+    }
+
+    #[test]
+    fn a_replica_out_of_credit_is_passed_over_and_none_is_not_a_down_one() {
+        let paced = Candidate {
+            admissible: false,
+            ..up(1.0)
+        };
+        assert_eq!(pick(&[paced, up(50.0)], 0, 0, 0), Some(1));
+        assert_eq!(
+            pick(&[paced, down(1)], 0, 0, 0),
+            None,
+            "overloaded and out of credit: shed, rather than ask a down one"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ fn pool_with_fallback(addrs: &[SocketAddr], fallbacks: &[SocketAddr]) -> (Arc<Po
     let metrics = Arc::new(Metrics::default());
     let cfg = PoolConfig {
         health: HealthPolicy::default(),
+        budget: BudgetPolicy::default(),
         attempt_timeout: Duration::from_secs(1),
         tcp: false,
     };
@@ -37,10 +38,11 @@ async fn a_silent_only_upstream_is_resent_three_times_then_given_up() {
     assert_eq!(metrics.retransmits.load(Relaxed), 3);
     assert_eq!(metrics.hedges.load(Relaxed), 0);
     let took = started.elapsed();
-    // Resends at 100, 300 and 700 ms (the first hedge delay is 100 ms before any sample),
-    // then the last attempt's 1 s timeout: on the paused clock, exactly.
+    // Resends after 100, 200 and 400 ms (the first hedge delay is 100 ms before any
+    // sample, doubled per resend), each wait lengthened by up to a quarter (jitter), then
+    // the last attempt's 1 s timeout: on the paused clock, 1.7 to 1.875 s.
     assert!(
-        (Duration::from_millis(1700)..Duration::from_millis(1800)).contains(&took),
+        (Duration::from_millis(1700)..=Duration::from_millis(1875)).contains(&took),
         "{took:?}"
     );
     let h = pool.snapshot()[0].health();

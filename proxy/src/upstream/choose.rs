@@ -1,0 +1,92 @@
+//! The pool's rules as the attempt plan asks for them: the health-aware pick (candidates
+//! from each replica's health and load, fallbacks only while no replica is up), the waits,
+//! and the permission for an extra attempt (the overload rules, then the retry budget),
+//! each refusal counted by reason.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::attempts::{Chooser, Denied, Extra};
+use super::select::{self, Candidate};
+use super::{overload, Pool, Upstream, MAX_UPSTREAMS};
+use crate::lock;
+
+pub(super) struct PoolChooser<'a> {
+    pub pool: &'a Pool,
+    pub set: &'a [Arc<Upstream>],
+}
+
+impl Chooser for PoolChooser<'_> {
+    fn pick(&mut self, exclude: u64) -> Option<usize> {
+        pick(self.set, exclude)
+    }
+
+    fn wait(&self, i: usize, others_left: bool, resent: u32) -> Duration {
+        let (h, p) = (lock(&self.set[i].health), &self.pool.cfg.health);
+        let now = Instant::now();
+        if others_left {
+            h.hedge_delay(now, p)
+        } else {
+            h.retransmit_after(now, p, resent, crate::jitter::unit())
+        }
+    }
+
+    fn allow_extra(&mut self, i: usize, kind: Extra, waited: Duration) -> Result<(), Denied> {
+        let now = Instant::now();
+        let verdict = {
+            let h = lock(&self.set[i].health);
+            overload::allow_extra(kind, h.load.is_degraded(), h.srtt(now), waited)
+        }
+        .and_then(|()| {
+            if lock(&self.pool.budget).try_extra(now) {
+                Ok(())
+            } else {
+                Err(Denied::Budget)
+            }
+        });
+        if let Err(d) = verdict {
+            self.pool.metrics.extra_denied[d as usize].fetch_add(1, Relaxed);
+        }
+        verdict
+    }
+}
+
+/// The next upstream of `set` not in `tried`, if any is worth a packet.
+pub(super) fn pick(set: &[Arc<Upstream>], tried: u64) -> Option<usize> {
+    let mut cands = [Candidate {
+        up: false,
+        admissible: true,
+        score: 0.0,
+        fails: 0,
+    }; MAX_UPSTREAMS];
+    let now = Instant::now();
+    for (c, u) in cands.iter_mut().zip(set) {
+        let h = lock(&u.health);
+        *c = Candidate {
+            up: h.is_up(),
+            admissible: h.load.admissible(now),
+            score: h.score(now),
+            fails: h.fails,
+        };
+    }
+    // Fallbacks come last; they count only while no replica is up.
+    let replicas = set.iter().take_while(|u| !u.fallback).count();
+    let n = if cands[..replicas].iter().any(|c| c.up) {
+        replicas
+    } else {
+        set.len()
+    };
+    select::pick(&cands[..n], tried, rand::random(), rand::random())
+}
+
+/// What the replicas of `set` (fallbacks aside) are going through at `now`.
+pub(super) fn state(set: &[Arc<Upstream>], now: Instant, recent: Duration) -> overload::PoolState {
+    let replicas = set.iter().filter(|u| !u.fallback).map(|u| {
+        let h = lock(&u.health);
+        (h.is_up(), h.load.clone())
+    });
+    overload::pool_state(replicas, now, recent)
+}

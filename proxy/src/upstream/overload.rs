@@ -1,0 +1,254 @@
+//! Overload told apart from a dead replica, as plain values. Each upstream keeps a `Load`:
+//! the share of its recent attempts lost (timed out, or answered SERVFAIL or REFUSED), when
+//! it last answered at all, the rate of its good answers, and, while it is degraded, a
+//! sending credit refilled at a little above that rate. From those: whether an extra attempt is worth sending (`allow_extra`), what the
+//! pool as a whole is going through (`pool_state`), and whether a timeout may mark a replica
+//! down (`may_mark_down`). One replica silent while another answers is a dead replica: hedge
+//! around it and mark it down. Every replica losing queries while answers still come is an
+//! overload: no extra attempts, first attempts paced by answers, nobody marked down (which
+//! would pile the load onto the rest, then onto the fallback). Time is passed in.
+
+use std::time::Duration;
+
+use crate::Instant;
+
+/// Weight of one outcome in the loss estimate: about the last ten attempts count.
+const LOSS_WEIGHT: f64 = 0.1;
+/// An upstream losing more than this share is degraded ...
+pub const DEGRADED_ABOVE: f64 = 0.25;
+/// ... until its loss falls under this (hysteresis, so pacing does not flap).
+pub const RECOVERED_BELOW: f64 = 0.10;
+/// While degraded, first attempts go out at this many times the rate of good answers:
+/// sending follows what the replica manages to answer, a little above it so that more
+/// capacity (a recovery, a new replica) is found, by a quarter more per round.
+const PACE_GAIN: f64 = 1.25;
+/// Sends allowed per second on top, so a replica that answered nothing for a while is
+/// still tried (and a quiet pod is never paced below this).
+const PACE_FLOOR_PER_S: f64 = 5.0;
+/// Most credit held: the burst a degraded replica may receive at once.
+const PACE_CAP: f64 = 16.0;
+/// Good answers are counted over windows this long ...
+const RATE_WINDOW: Duration = Duration::from_millis(100);
+/// ... and each window's rate weighs this much in the estimate.
+const RATE_WEIGHT: f64 = 0.3;
+
+/// One upstream's recent losses and, while degraded, its sending credit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Load {
+    loss: f64,
+    degraded: bool,
+    /// When it last answered anything (SERVFAIL and REFUSED too: it is alive).
+    pub answered_at: Option<Instant>,
+    /// Good answers a second (smoothed), and those counted in the window from `window_at`.
+    rate: f64,
+    window: u32,
+    window_at: Option<Instant>,
+    /// Whether a whole window has been counted: only then is the rate a measure, and only
+    /// then may losses make the upstream degraded (paced at that rate).
+    rated: bool,
+    credit: f64,
+    credit_at: Option<Instant>,
+}
+
+impl Load {
+    /// The share of recent attempts lost, 0..1.
+    pub fn loss(&self) -> f64 {
+        self.loss
+    }
+
+    pub fn is_degraded(&self) -> bool {
+        self.degraded
+    }
+
+    /// Good answers a second, as estimated at the last window's end (the clock moves it
+    /// only with outcomes).
+    pub fn answer_rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// A reply came: `good` unless SERVFAIL or REFUSED.
+    pub fn on_answer(&mut self, now: Instant, good: bool) {
+        self.answered_at = Some(now);
+        self.fold(now);
+        self.window += good as u32;
+        self.outcome(now, !good);
+    }
+
+    /// Folds the window into the rate estimate once it is `RATE_WINDOW` old (a long idle
+    /// gap counts as one window of nothing, so the rate falls).
+    fn fold(&mut self, now: Instant) {
+        let start = *self.window_at.get_or_insert(now);
+        let dt = now.saturating_duration_since(start);
+        if dt >= RATE_WINDOW {
+            // As many windows of the same rate as have passed.
+            let windows = dt.as_secs_f64() / RATE_WINDOW.as_secs_f64();
+            let keep = (1.0 - RATE_WEIGHT).powf(windows);
+            let sample = self.window as f64 / dt.as_secs_f64();
+            self.rate = keep * self.rate + (1.0 - keep) * sample;
+            self.window = 0;
+            self.window_at = Some(now);
+            self.rated = true;
+        }
+    }
+
+    /// An attempt timed out or failed.
+    pub fn on_loss(&mut self, now: Instant) {
+        self.fold(now);
+        self.outcome(now, true);
+    }
+
+    fn outcome(&mut self, now: Instant, lost: bool) {
+        self.loss += LOSS_WEIGHT * ((lost as u8 as f64) - self.loss);
+        if !self.degraded && self.loss > DEGRADED_ABOVE && self.rated {
+            self.degraded = true;
+            self.credit = PACE_CAP / 2.0;
+            self.credit_at = Some(now);
+        } else if self.degraded && self.loss < RECOVERED_BELOW {
+            self.degraded = false;
+        }
+    }
+
+    fn credit_now(&self, now: Instant) -> f64 {
+        let dt = self
+            .credit_at
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+        (self.credit + dt * (PACE_GAIN * self.rate + PACE_FLOOR_PER_S)).min(PACE_CAP)
+    }
+
+    /// The load of a replica back from down: its losses forgotten (it answered a probe),
+    /// its answer rate kept, so that if it is still overloaded it is paced at what it
+    /// answered before rather than at nothing.
+    pub fn revived(&self) -> Load {
+        Load {
+            rate: self.rate,
+            rated: self.rated,
+            answered_at: self.answered_at,
+            ..Load::default()
+        }
+    }
+
+    /// Whether a first attempt may go to it now: always while it is not degraded, else
+    /// while it has credit.
+    pub fn admissible(&self, now: Instant) -> bool {
+        !self.degraded || self.credit_now(now) >= 1.0
+    }
+
+    /// A first attempt went to it: spends one credit while degraded.
+    pub fn spend(&mut self, now: Instant) {
+        if self.degraded {
+            self.credit = (self.credit_now(now) - 1.0).max(0.0);
+            self.credit_at = Some(now);
+        }
+    }
+}
+
+/// An attempt beyond a question's first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra {
+    /// The first is slow: ask another one as well.
+    Hedge,
+    /// One failed or answered SERVFAIL or REFUSED: ask the next at once.
+    MoveOn,
+    /// Every candidate was asked and one stays silent: ask it again.
+    Resend,
+}
+
+/// Why an extra attempt was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// The retry budget is spent.
+    Budget,
+    /// The upstream it would go to is losing queries itself.
+    Overloaded,
+    /// A hedge to an upstream that answers no faster than the wait so far.
+    NotFaster,
+}
+
+impl Denied {
+    pub const ALL: [Denied; 3] = [Denied::Budget, Denied::Overloaded, Denied::NotFaster];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Denied::Budget => "budget",
+            Denied::Overloaded => "overloaded",
+            Denied::NotFaster => "not_faster",
+        }
+    }
+}
+
+/// Whether an extra attempt of `kind` to an upstream (`degraded`, its smoothed RTT) is
+/// worth sending, `waited` after the question's first attempt. The retry budget is asked
+/// after this, so a denial here spends none of it.
+pub fn allow_extra(
+    kind: Extra,
+    degraded: bool,
+    srtt: Option<Duration>,
+    waited: Duration,
+) -> Result<(), Denied> {
+    if degraded {
+        return Err(Denied::Overloaded);
+    }
+    if kind == Extra::Hedge && srtt.is_some_and(|s| s >= waited) {
+        return Err(Denied::NotFaster);
+    }
+    Ok(())
+}
+
+/// What the replicas as a whole are going through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolState {
+    /// Some replica is up and not degraded.
+    Healthy,
+    /// Every up replica is degraded, yet some answered within the recent window.
+    Overloaded,
+    /// Nothing answered within the window: they are gone, not busy.
+    Dark,
+}
+
+impl PoolState {
+    pub fn label(self) -> &'static str {
+        match self {
+            PoolState::Healthy => "healthy",
+            PoolState::Overloaded => "overloaded",
+            PoolState::Dark => "dark",
+        }
+    }
+}
+
+/// The pool's state from its replicas' (up, load), `recent` being how long ago an answer
+/// still shows a replica alive.
+pub fn pool_state(
+    replicas: impl IntoIterator<Item = (bool, Load)>,
+    now: Instant,
+    recent: Duration,
+) -> PoolState {
+    let mut answering = false;
+    for (up, load) in replicas {
+        if up && !load.degraded {
+            return PoolState::Healthy;
+        }
+        answering |= load
+            .answered_at
+            .is_some_and(|t| now.saturating_duration_since(t) <= recent);
+    }
+    if answering {
+        PoolState::Overloaded
+    } else {
+        PoolState::Dark
+    }
+}
+
+/// Whether a failure may mark a replica down: a refusal always (nothing listens); a timeout
+/// only if the replica answered nothing (not even SERVFAIL) within `window` before `now`,
+/// the time the lost query waited. One that still answers is busy, not gone.
+pub fn may_mark_down(
+    definitive: bool,
+    answered_at: Option<Instant>,
+    now: Instant,
+    window: Duration,
+) -> bool {
+    definitive || answered_at.is_none_or(|t| now.saturating_duration_since(t) > window)
+}
+
+#[cfg(test)]
+mod tests;

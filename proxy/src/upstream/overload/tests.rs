@@ -1,0 +1,195 @@
+use super::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A load fed `n` outcomes, a millisecond apart from `now` on, `lost` of each ten lost.
+fn fed(now: Instant, n: usize, lost_per_ten: usize) -> Load {
+    let mut l = Load::default();
+    for i in 0..n {
+        let t = now + ms(i as u64);
+        if i % 10 < lost_per_ten {
+            l.on_loss(t);
+        } else {
+            l.on_answer(t, true);
+        }
+    }
+    l
+}
+
+#[test]
+fn loss_marks_degraded_with_hysteresis() {
+    let t0 = Instant::now();
+    assert!(!fed(t0, 200, 1).is_degraded(), "10% loss: a lossy day");
+    let mut l = fed(t0, 200, 5);
+    assert!(l.is_degraded(), "half lost: {}", l.loss());
+    // Back to 20% loss: under the entry mark, still over the exit mark.
+    let t1 = t0 + ms(200);
+    for i in 0..200 {
+        if i % 5 == 0 {
+            l.on_loss(t1);
+        } else {
+            l.on_answer(t1, true);
+        }
+    }
+    assert!(l.is_degraded(), "hysteresis: {}", l.loss());
+    for _ in 0..30 {
+        l.on_answer(t1, true);
+    }
+    assert!(!l.is_degraded(), "recovered: {}", l.loss());
+    let mut early = Load::default();
+    for _ in 0..20 {
+        early.on_loss(t0);
+    }
+    assert!(
+        !early.is_degraded(),
+        "not before a whole window measured its answer rate, to pace it at"
+    );
+}
+
+#[test]
+fn servfail_and_refused_count_as_lost_but_show_the_replica_alive() {
+    let t0 = Instant::now();
+    let mut l = Load::default();
+    for i in 0..200 {
+        l.on_answer(t0 + ms(i), false);
+    }
+    assert!(l.is_degraded());
+    assert_eq!(l.answered_at, Some(t0 + ms(199)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_degraded_replica_is_paced_at_a_little_above_its_answer_rate() {
+    // 100 good answers a second for 2 s, then half of the attempts lost.
+    let mut l = Load::default();
+    for _ in 0..200 {
+        l.on_answer(Instant::now(), true);
+        tokio::time::advance(ms(10)).await;
+    }
+    assert!(
+        (90.0..=110.0).contains(&l.answer_rate()),
+        "{}",
+        l.answer_rate()
+    );
+    assert!(l.admissible(Instant::now()), "not degraded: never paced");
+    for _ in 0..10 {
+        l.on_loss(Instant::now());
+    }
+    assert!(l.is_degraded());
+    // Over the next second, sending as fast as allowed: 1.25 x 100 + 5 a second, and the
+    // burst the credit held.
+    let t0 = Instant::now();
+    let mut sent = 0;
+    for _ in 0..1000 {
+        while l.admissible(Instant::now()) {
+            l.spend(Instant::now());
+            sent += 1;
+        }
+        tokio::time::advance(ms(1)).await;
+    }
+    assert!(Instant::now() - t0 >= Duration::from_secs(1));
+    assert!((125..=150).contains(&sent), "{sent} sent in a second");
+    // A replica that answers nothing for a while is paced at the floor.
+    for _ in 0..30 {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        l.on_loss(Instant::now());
+    }
+    l.on_answer(Instant::now(), false);
+    assert!(l.answer_rate() < 1.0, "{}", l.answer_rate());
+    let mut trickle = 0;
+    for _ in 0..1000 {
+        while l.admissible(Instant::now()) {
+            l.spend(Instant::now());
+            trickle += 1;
+        }
+        tokio::time::advance(ms(1)).await;
+    }
+    assert!(
+        (5..=22).contains(&trickle),
+        "{trickle}: the floor and the burst"
+    );
+    // A replica that is not degraded is never paced.
+    let mut fine = Load::default();
+    for _ in 0..1000 {
+        assert!(fine.admissible(Instant::now()));
+        fine.spend(Instant::now());
+    }
+}
+
+#[test]
+fn extra_attempts_go_only_to_a_replica_that_is_well_and_faster() {
+    use Extra::*;
+    assert_eq!(allow_extra(Hedge, false, Some(ms(2)), ms(20)), Ok(()));
+    assert_eq!(
+        allow_extra(Hedge, false, None, ms(20)),
+        Ok(()),
+        "unmeasured"
+    );
+    assert_eq!(
+        allow_extra(Hedge, false, Some(ms(300)), ms(250)),
+        Err(Denied::NotFaster),
+        "every replica queueing: a hedge only adds to the queue"
+    );
+    assert_eq!(
+        allow_extra(MoveOn, false, Some(ms(300)), ms(5)),
+        Ok(()),
+        "after a failure speed does not matter"
+    );
+    for kind in [Hedge, MoveOn, Resend] {
+        assert_eq!(
+            allow_extra(kind, true, Some(ms(1)), ms(100)),
+            Err(Denied::Overloaded),
+            "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn the_pool_tells_a_dead_replica_from_an_overload() {
+    let t0 = Instant::now();
+    let later = t0 + Duration::from_secs(5);
+    let recent = Duration::from_secs(2);
+    let well = fed(t0, 50, 0);
+    let dead = fed(t0, 300, 10);
+    let busy = fed(later - ms(300), 300, 5);
+    assert_eq!(
+        pool_state([(false, dead.clone()), (true, well.clone())], later, recent),
+        PoolState::Healthy,
+        "one silent while another answers"
+    );
+    assert_eq!(
+        pool_state([(true, busy.clone()), (true, busy.clone())], later, recent),
+        PoolState::Overloaded,
+        "every replica losing, answers still coming"
+    );
+    let silent = fed(t0, 300, 5);
+    assert_eq!(
+        pool_state([(true, silent.clone()), (false, dead)], later, recent),
+        PoolState::Dark,
+        "one losing and silent for 5 s, the other down: gone, not busy"
+    );
+    assert_eq!(
+        pool_state(std::iter::empty(), later, recent),
+        PoolState::Dark
+    );
+}
+
+#[test]
+fn only_a_replica_that_stopped_answering_is_marked_down_for_a_timeout() {
+    let t0 = Instant::now();
+    let w = Duration::from_secs(1);
+    assert!(may_mark_down(false, None, t0, w), "never answered");
+    assert!(
+        may_mark_down(false, Some(t0), t0 + ms(1001), w),
+        "silent for as long as the lost query waited: dead"
+    );
+    assert!(
+        !may_mark_down(false, Some(t0 + ms(500)), t0 + ms(1001), w),
+        "it answered while the lost query waited: busy, not dead"
+    );
+    assert!(
+        may_mark_down(true, Some(t0), t0, w),
+        "a refusal is definitive"
+    );
+}
