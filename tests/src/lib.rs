@@ -12,6 +12,7 @@
 pub mod ask;
 pub mod clients;
 pub mod crds;
+pub mod fleet;
 mod dig;
 pub mod fake;
 mod http;

@@ -16,6 +16,8 @@ pub struct Outcome {
     /// The answer's RCODE; None when none came within the timeout.
     pub rcode: Option<u16>,
     pub took: Duration,
+    /// Nothing listened: the kernel refused at once (ICMP port unreachable).
+    pub refused: bool,
 }
 
 /// A query for `name` with a random ID, RD set.
@@ -30,16 +32,23 @@ pub fn query(name: &str, qtype: RecordType) -> (u16, Vec<u8>) {
     (id, m.to_vec().unwrap())
 }
 
-fn rand_id() -> u16 {
+/// A random 64-bit number (std's per-process random hasher keys, and a counter).
+fn random() -> u64 {
     use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static N: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    );
-    h.finish() as u16
+    h.write_u64(N.fetch_add(1, Relaxed));
+    h.finish()
+}
+
+fn rand_id() -> u16 {
+    random() as u16
+}
+
+/// A random number uniform in [0, 1).
+pub fn unit() -> f64 {
+    (random() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Asks `server` one A (or `qtype`) question from a fresh socket; waits `timeout` for the
@@ -52,13 +61,20 @@ pub async fn ask(server: SocketAddr, name: &str, qtype: RecordType, timeout: Dur
     } else {
         "[::]:0".parse().unwrap()
     };
+    let mut refused = false;
     let rcode = async {
         let sock = tokio::net::UdpSocket::bind(bind).await.ok()?;
         sock.connect(server).await.ok()?;
         sock.send(&q).await.ok()?;
         let mut buf = [0u8; 4096];
         loop {
-            let n = sock.recv(&mut buf).await.ok()?;
+            let n = match sock.recv(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => {
+                    refused = e.kind() == std::io::ErrorKind::ConnectionRefused;
+                    return None;
+                }
+            };
             if n >= 12 && u16::from_be_bytes([buf[0], buf[1]]) == id && buf[2] & 0x80 != 0 {
                 return Some((buf[3] & 0x0f) as u16);
             }
@@ -68,6 +84,7 @@ pub async fn ask(server: SocketAddr, name: &str, qtype: RecordType, timeout: Dur
     Outcome {
         rcode,
         took: start.elapsed(),
+        refused,
     }
 }
 

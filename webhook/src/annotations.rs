@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use dns_sidecar_ops::defaults;
-use dns_sidecar_ops::values::parse_duration;
+use dns_sidecar_ops::values::{parse_duration, parse_percent, parse_rate};
 
 use crate::dns_config::Fallback;
 
@@ -102,6 +102,12 @@ fn check(kind: Kind, v: &str) -> Result<String, String> {
                 _ => Err("is not \"auto\" or a duration from 1ms to 5s".into()),
             },
         },
+        Kind::Percent => parse_percent(v)
+            .map(|f| format!("{}%", (f * 10_000.0).round() / 100.0))
+            .map_err(|_| "is not a percentage from 0% to 100%".into()),
+        Kind::Rate => parse_rate(v)
+            .map(|r| r.to_string())
+            .map_err(|_| "is not a rate from 0 to 1000 a second".into()),
         Kind::Bool | Kind::Switch => bool_word(v)
             .map(|b| b.to_string())
             .ok_or_else(|| "is not true or false".into()),
@@ -218,6 +224,8 @@ pub fn table() -> Vec<(String, &'static str, String)> {
                 Kind::Count { min, max } => format!("{min}..{max}"),
                 Kind::Duration { min, max } => format!("{}..{}", show(min), show(max)),
                 Kind::Hedge => "auto, 1ms..5s".into(),
+                Kind::Percent => "0%..100%".into(),
+                Kind::Rate => "0..1000 (a second)".into(),
                 Kind::Bool | Kind::Switch => "true, false".into(),
                 Kind::Quantity => "resource quantity".into(),
                 Kind::Image => "image reference".into(),

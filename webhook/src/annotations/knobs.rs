@@ -14,6 +14,10 @@ pub(super) enum Kind {
         max: Duration,
     },
     Hedge,
+    /// A percentage, 0% to 100% (`--retry-budget`).
+    Percent,
+    /// A rate per second, 0 to 1000 (`--retry-min-per-second`).
+    Rate,
     /// A flag that takes true/false (`--prefetch=false`).
     Bool,
     /// A flag present or absent (`--upstream-tcp`).
@@ -141,6 +145,16 @@ pub(super) const KNOBS: &[Knob] = &[
         key: "hedge-delay",
         sets: Sets::Flag("--hedge-delay"),
         kind: Kind::Hedge,
+    },
+    Knob {
+        key: "retry-budget",
+        sets: Sets::Flag("--retry-budget"),
+        kind: Kind::Percent,
+    },
+    Knob {
+        key: "retry-min-per-second",
+        sets: Sets::Flag("--retry-min-per-second"),
+        kind: Kind::Rate,
     },
     Knob {
         key: "upstream-tcp",

@@ -19,6 +19,8 @@ fn good_values_become_flags() {
         ("upstream-timeout", "300ms"),
         ("query-timeout", "2s"),
         ("hedge-delay", "50ms"),
+        ("retry-budget", "20%"),
+        ("retry-min-per-second", "0.5"),
         ("upstream-tcp", "true"),
         ("log-queries", "yes"),
         ("ndots", "2"),
@@ -40,6 +42,8 @@ fn good_values_become_flags() {
             "--upstream-timeout=300ms",
             "--query-timeout=2s",
             "--hedge-delay=50ms",
+            "--retry-budget=20%",
+            "--retry-min-per-second=0.5",
             "--upstream-tcp",
             "--log-queries",
         ]
@@ -52,7 +56,7 @@ fn good_values_become_flags() {
         Some("registry.example/dns-sidecar-proxy:0.2.0")
     );
     assert_eq!(t.pull_policy.as_deref(), Some("Always"));
-    assert_eq!(t.applied.len(), 16);
+    assert_eq!(t.applied.len(), 18);
 }
 
 #[test]
@@ -68,6 +72,8 @@ fn every_proxy_flag_the_webhook_writes_is_accepted_by_the_proxy() {
         ("upstream-timeout", "5s"),
         ("query-timeout", "4500ms"),
         ("hedge-delay", "auto"),
+        ("retry-budget", "0"),
+        ("retry-min-per-second", "1000"),
         ("upstream-tcp", "true"),
         ("log-queries", "true"),
     ]));
@@ -94,6 +100,9 @@ fn bad_and_out_of_range_values_warn_and_keep_the_default() {
         ("upstream-timeout", "5ms"),
         ("query-timeout", "10s"),
         ("hedge-delay", "0ms"),
+        ("retry-budget", "150%"),
+        ("retry-budget", "some"),
+        ("retry-min-per-second", "-1"),
         ("upstream-tcp", "2"),
         ("ndots", "0"),
         ("ndots", "16"),
