@@ -48,12 +48,7 @@ pub async fn bind(cfg: Config) -> anyhow::Result<Bound> {
     let mut metrics = Metrics::default();
     metrics.coredns.on = cfg.coredns_metrics;
     let metrics = Arc::new(metrics);
-    let pool = Pool::new(
-        &cfg.upstreams,
-        &cfg.fallback,
-        cfg.pool.clone(),
-        metrics.clone(),
-    );
+    let pool = Pool::new(&cfg.upstreams, cfg.pool.clone(), metrics.clone());
     // The pod's search list, for autopath (none when the file cannot be read).
     let text = std::fs::read_to_string(&cfg.resolv_conf).unwrap_or_default();
     let searches = Arc::new(Searches::new(crate::search::parse(&text)));
@@ -180,19 +175,22 @@ pub async fn serve(b: Bound, shutdown: impl Future<Output = ()>) -> anyhow::Resu
         )));
     }
     if let Some(d) = cfg.discover.clone() {
+        let e = engine.clone();
         tasks.push(tokio::spawn(crate::discover::run(
             pool.clone(),
             d,
             cfg.engine.query_timeout,
+            move |ask, answer| e.remember(ask, answer),
         )));
     }
     let admin_task = tokio::spawn(crate::admin::serve(admin_listener, admin.clone()));
     admin.listening.store(true, Relaxed);
     log::info!(
-        "listening on {:?}, upstreams {:?}, fallback {:?}, admin on {}",
+        "listening on {:?}, node cache {:?}, upstreams {:?}, fallback {:?}, admin on {}",
         dns,
+        cfg.pool.node_cache,
         cfg.upstreams,
-        cfg.fallback,
+        cfg.pool.fallback,
         admin_addr
     );
     tokio::select! {

@@ -42,7 +42,6 @@ pub struct Discover {
 pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub upstreams: Vec<SocketAddr>,
-    pub fallback: Vec<SocketAddr>,
     /// Where the pod's search list is read from (and re-read when it changes).
     pub resolv_conf: PathBuf,
     /// `--metrics-compat coredns`.
@@ -92,7 +91,7 @@ impl Config {
                 .copied()
                 .filter(|u| !is_own(u, &a.listen))
                 .collect();
-            if kept.is_empty() && a.fallback.is_empty() {
+            if kept.is_empty() && a.fallback.is_empty() && a.node_cache.is_empty() {
                 return Err(ConfigError::NoUpstream(a.resolv_conf.display().to_string()));
             }
             kept
@@ -104,6 +103,9 @@ impl Config {
         };
         if let Some(u) = a.fallback.iter().find(|u| is_own(u, &a.listen)) {
             return Err(ConfigError::Loop("--fallback", *u));
+        }
+        if let Some(u) = a.node_cache.iter().find(|u| is_own(u, &a.listen)) {
+            return Err(ConfigError::Loop("--node-cache", *u));
         }
         let discover = match &a.discover {
             None => None,
@@ -159,12 +161,13 @@ impl Config {
         Ok(Config {
             listen: a.listen,
             upstreams,
-            fallback: a.fallback,
             resolv_conf: a.resolv_conf.clone(),
             coredns_metrics: a.metrics_compat == "coredns",
             discover,
             cache,
             pool: PoolConfig {
+                node_cache: a.node_cache,
+                fallback: a.fallback,
                 health,
                 budget: crate::upstream::budget::BudgetPolicy {
                     ratio: a.retry_budget,
@@ -174,6 +177,7 @@ impl Config {
                 tcp: a.upstream_tcp,
             },
             engine: EngineConfig {
+                allow_from: a.allow_from,
                 query_timeout: a.query_timeout,
                 max_inflight: a.max_inflight as usize,
                 log_queries: a.log_queries,

@@ -115,25 +115,38 @@ pub fn next_interval(outcome: &RoundResult, d: &Discover) -> Duration {
     }
 }
 
-/// One round: A and AAAA, each within `budget`.
-async fn round(pool: &Arc<Pool>, d: &Discover, budget: Duration) -> RoundResult {
+/// One round: A and AAAA, each within `budget`; each answer is also handed to `remember`.
+async fn round(
+    pool: &Arc<Pool>,
+    d: &Discover,
+    budget: Duration,
+    remember: &impl Fn(&wire::Ask, &[u8]),
+) -> RoundResult {
     let mut results = [None, None];
     for (slot, qtype) in results.iter_mut().zip([1u16, 28]) {
         let ask = wire::Ask::new(wire::KeyBuf::plain(&d.name_wire, qtype).key(), true);
         if let Ok(Ok(resp)) = timeout(budget, pool.forward(&ask)).await {
             *slot = addresses(&resp, d.port);
+            remember(&ask, &resp);
         }
     }
     combine(&results)
 }
 
-pub async fn run(pool: Arc<Pool>, d: Discover, budget: Duration) {
+/// Looks the Service up for the life of the process. Every answer is handed to `remember`
+/// (the cache), so a node tier's own lookups answer its sidecars' lookups of the same name.
+pub async fn run(
+    pool: Arc<Pool>,
+    d: Discover,
+    budget: Duration,
+    remember: impl Fn(&wire::Ask, &[u8]),
+) {
     // The injected replicas are current when the pod starts: the first lookup comes within
     // the shortest bound, at a random point, so a Job's thousand pods do not ask at once.
     tokio::time::sleep(d.min_interval.mul_f64(crate::jitter::unit())).await;
     loop {
         let started = Instant::now();
-        let outcome = round(&pool, &d, budget).await;
+        let outcome = round(&pool, &d, budget, &remember).await;
         match &outcome {
             RoundResult::Failed => log::warn!("--discover {}: lookup failed", d.name),
             RoundResult::Empty => log::warn!("--discover {}: no ready replica listed", d.name),

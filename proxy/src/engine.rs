@@ -22,6 +22,8 @@ use crate::{lock, Instant};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// Who may ask (`--allow-from`; empty: everyone).
+    pub allow_from: Vec<crate::acl::Cidr>,
     /// Total time a client query may wait for upstreams before stale or SERVFAIL.
     pub query_timeout: Duration,
     /// Distinct questions resolving upstream at once; client queries waiting on them are
@@ -103,6 +105,30 @@ impl Engine {
 
     pub fn cache_stats(&self) -> crate::cache::CacheStats {
         lock(&self.cache).stats()
+    }
+
+    /// Whether every client may ask (no `--allow-from`): the hot path skips the check.
+    pub fn open_to_all(&self) -> bool {
+        self.cfg.allow_from.is_empty()
+    }
+
+    /// Whether a client at `ip` may ask (`--allow-from`).
+    pub fn allowed(&self, ip: std::net::IpAddr) -> bool {
+        crate::acl::allowed(&self.cfg.allow_from, ip)
+    }
+
+    /// Answers a client `--allow-from` leaves out: REFUSED with its question, or nothing
+    /// when the message is not a query.
+    pub fn refuse(&self, buf: &[u8], out: &mut Vec<u8>) -> Inline {
+        self.metrics.refused_clients.fetch_add(1, Relaxed);
+        match wire::parse_query(buf) {
+            Ok(q) => {
+                wire::write_error(buf, Some(&q), wire::rcode::REFUSED, out);
+                self.metrics.response(wire::rcode::REFUSED);
+                Inline::Replied
+            }
+            Err(_) => Inline::Dropped,
+        }
     }
 
     /// Answers from cache, or says why not. Never blocks on I/O.

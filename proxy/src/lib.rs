@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod admin;
 pub mod answer;
 pub mod app;

@@ -58,8 +58,10 @@ pub struct Metrics {
     pub extra_denied: [AtomicU64; 3],
     /// Questions answered at once because every replica was overloaded and out of credit.
     pub shed: AtomicU64,
-    /// Timeouts that did not mark a replica down because every replica was overloaded.
+    /// Timeouts that did not mark a replica down because it still answered.
     pub kept_up: AtomicU64,
+    /// Queries refused because `--allow-from` leaves their source out.
+    pub refused_clients: AtomicU64,
     /// `--metrics-compat coredns`: CoreDNS's series too.
     pub coredns: coredns::Compat,
 }
@@ -102,7 +104,12 @@ impl Metrics {
                 n.load(Relaxed)
             );
         }
-        let counters: [(&str, &str, &AtomicU64); 15] = [
+        let counters: [(&str, &str, &AtomicU64); 16] = [
+            (
+                "refused_clients_total",
+                "Queries refused because --allow-from leaves their source out.",
+                &self.refused_clients,
+            ),
             (
                 "cache_hits_total",
                 "Answers served from cache.",
@@ -244,7 +251,13 @@ impl Metrics {
         for (name, kind, help, value) in per_upstream {
             let _ = writeln!(o, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} {kind}");
             for u in upstreams {
-                let _ = writeln!(o, "{p}_{name}{{upstream=\"{}\"}} {}", u.addr, value(u));
+                let _ = writeln!(
+                    o,
+                    "{p}_{name}{{upstream=\"{}\",tier=\"{}\"}} {}",
+                    u.addr,
+                    u.tier.label(),
+                    value(u)
+                );
             }
         }
         let _ = writeln!(o, "# HELP {p}_upstream_rtt_seconds Round-trip time of answered upstream queries.\n# TYPE {p}_upstream_rtt_seconds histogram");
@@ -252,7 +265,7 @@ impl Metrics {
             u.stats.rtt.render(
                 &mut o,
                 &format!("{p}_upstream_rtt_seconds"),
-                &format!("upstream=\"{}\"", u.addr),
+                &format!("upstream=\"{}\",tier=\"{}\"", u.addr, u.tier.label()),
             );
         }
         self.render_overload(&mut o, pool);

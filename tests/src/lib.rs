@@ -12,9 +12,9 @@
 pub mod ask;
 pub mod clients;
 pub mod crds;
-pub mod fleet;
 mod dig;
 pub mod fake;
+pub mod fleet;
 mod http;
 pub mod injected;
 pub mod load;

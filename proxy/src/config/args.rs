@@ -46,6 +46,14 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_FALLBACK", value_delimiter = ',', value_parser = parse_upstream)]
     pub fallback: Vec<SocketAddr>,
 
+    /// A cache shared by the node, IP[:PORT] (repeatable): asked first for every miss and
+    /// every --discover lookup, with the replicas as the next tier (hedged to when it is
+    /// slow, moved on to at once when it fails or answers SERVFAIL), probed like a replica.
+    /// Our node tier (the node's IP), NodeLocal DNSCache (169.254.20.10), AKS LocalDNS
+    /// (169.254.10.11), or the cluster DNS VIP where a node cache serves it on the node.
+    #[arg(long, env = "DNS_SIDECAR_NODE_CACHE", value_delimiter = ',', value_parser = parse_upstream)]
+    pub node_cache: Vec<SocketAddr>,
+
     /// Headless Service NAME[:PORT] whose A/AAAA records become the upstream set,
     /// re-resolved at the answer's TTL (between 2s and --discover-interval) and at once
     /// when a replica fails. The set never empties: without an answer it stays as it is.
@@ -137,6 +145,12 @@ pub struct Args {
     /// Close a client TCP connection idle this long (RFC 7766).
     #[arg(long, env = "DNS_SIDECAR_TCP_IDLE_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
     pub tcp_idle_timeout: Duration,
+
+    /// Client address ranges that may ask (comma-separated CIDRs); others get REFUSED and
+    /// TCP connections from them are closed. Empty (the default): everyone. For the node
+    /// tier, which listens on the node's address: the cluster's pod and node ranges.
+    #[arg(long, env = "DNS_SIDECAR_ALLOW_FROM", value_delimiter = ',', value_parser = clap::value_parser!(crate::acl::Cidr))]
+    pub allow_from: Vec<crate::acl::Cidr>,
 
     /// Loopback address of the HTTP admin server (/metrics, /healthz, /readyz).
     #[arg(long, env = "DNS_SIDECAR_ADMIN", default_value = "127.0.0.1:9953")]

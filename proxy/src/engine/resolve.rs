@@ -48,6 +48,16 @@ impl Engine {
         }
     }
 
+    /// Stores an answer got outside a client's resolution (a `--discover` lookup), unless
+    /// it is a failure, so a client asking the same question is answered from the cache.
+    pub fn remember(&self, ask: &Ask, bytes: &[u8]) {
+        if let Ok(a) = Answer::from_upstream(bytes) {
+            if a.kind() != Kind::Failure {
+                lock(&self.cache).settle(ask.key().bytes(), Some(a), Instant::now());
+            }
+        }
+    }
+
     async fn resolve_upstream(&self, ask: &Ask) -> Resolved {
         if let Some(local) = self.answer_locally(ask.key()) {
             let s = lock(&self.cache).settle(ask.key().bytes(), Some(local), Instant::now());

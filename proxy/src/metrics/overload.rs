@@ -53,8 +53,9 @@ impl Metrics {
         for u in pool.upstreams.iter() {
             let _ = writeln!(
                 o,
-                "{p}_upstream_loss{{upstream=\"{}\"}} {:.3}",
+                "{p}_upstream_loss{{upstream=\"{}\",tier=\"{}\"}} {:.3}",
                 u.addr,
+                u.tier.label(),
                 u.health().load.loss()
             );
         }

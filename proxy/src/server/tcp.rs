@@ -19,11 +19,15 @@ const WRITE_QUEUE: usize = 64;
 pub async fn serve(listener: TcpListener, engine: Arc<Engine>, max_conns: usize, idle: Duration) {
     let slots = Arc::new(Semaphore::new(max_conns));
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             // Out of descriptors or similar: back off a little instead of spinning.
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        if !engine.allowed(peer.ip()) {
+            engine.metrics.refused_clients.fetch_add(1, Relaxed);
+            continue;
+        }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             continue;
         };

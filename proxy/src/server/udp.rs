@@ -61,8 +61,14 @@ fn answer<S: Peer>(
     sock: &Arc<UdpSocket>,
     engine: &Arc<Engine>,
 ) -> Vec<(Vec<u8>, SocketAddr)> {
-    b.each(
-        |query, from, out| match engine.answer_cached(query, Proto::Udp, out) {
+    b.each(|query, from, out| {
+        let open = engine.open_to_all() || engine.allowed(Into::<SocketAddr>::into(from).ip());
+        let inline = if open {
+            engine.answer_cached(query, Proto::Udp, out)
+        } else {
+            engine.refuse(query, out)
+        };
+        match inline {
             Inline::Replied => true,
             Inline::Dropped => false,
             Inline::Resolve(p) => {
@@ -74,7 +80,7 @@ fn answer<S: Peer>(
                 });
                 false
             }
-        },
-    );
+        }
+    });
     b.send(sock.as_fd())
 }

@@ -1,5 +1,5 @@
 //! The pool's rules as the attempt plan asks for them: the health-aware pick (candidates
-//! from each replica's health and load, fallbacks only while no replica is up), the waits,
+//! from each upstream's health and load, in their tiers), the waits,
 //! and the permission for an extra attempt (the overload rules, then the retry budget),
 //! each refusal counted by reason.
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::attempts::{Chooser, Denied, Extra};
-use super::select::{self, Candidate};
+use super::select::{self, Candidate, Tier};
 use super::{overload, Pool, Upstream, MAX_UPSTREAMS};
 use crate::lock;
 
@@ -62,8 +62,9 @@ pub(super) fn pick(set: &[Arc<Upstream>], tried: u64) -> Option<usize> {
         score: 0.0,
         fails: 0,
     }; MAX_UPSTREAMS];
+    let mut tiers = [Tier::Replica; MAX_UPSTREAMS];
     let now = Instant::now();
-    for (c, u) in cands.iter_mut().zip(set) {
+    for ((c, t), u) in cands.iter_mut().zip(tiers.iter_mut()).zip(set) {
         let h = lock(&u.health);
         *c = Candidate {
             up: h.is_up(),
@@ -71,20 +72,21 @@ pub(super) fn pick(set: &[Arc<Upstream>], tried: u64) -> Option<usize> {
             score: h.score(now),
             fails: h.fails,
         };
+        *t = u.tier;
     }
-    // Fallbacks come last; they count only while no replica is up.
-    let replicas = set.iter().take_while(|u| !u.fallback).count();
-    let n = if cands[..replicas].iter().any(|c| c.up) {
-        replicas
-    } else {
-        set.len()
-    };
-    select::pick(&cands[..n], tried, rand::random(), rand::random())
+    let n = set.len().min(MAX_UPSTREAMS);
+    select::pick_tiered(
+        &cands[..n],
+        &tiers[..n],
+        tried,
+        rand::random(),
+        rand::random(),
+    )
 }
 
-/// What the replicas of `set` (fallbacks aside) are going through at `now`.
+/// What the replicas of `set` (node caches and fallbacks aside) are going through at `now`.
 pub(super) fn state(set: &[Arc<Upstream>], now: Instant, recent: Duration) -> overload::PoolState {
-    let replicas = set.iter().filter(|u| !u.fallback).map(|u| {
+    let replicas = set.iter().filter(|u| u.tier == Tier::Replica).map(|u| {
         let h = lock(&u.health);
         (h.is_up(), h.load.clone())
     });

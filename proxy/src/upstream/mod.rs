@@ -20,6 +20,7 @@ mod udp;
 
 pub use pool::{Pool, PoolConfig, PoolView};
 pub use replica::{Upstream, UpstreamStats};
+pub use select::Tier;
 
 /// Upstreams beyond this are ignored (the tried-set is a 64-bit mask).
 pub const MAX_UPSTREAMS: usize = 64;

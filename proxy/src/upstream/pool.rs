@@ -1,5 +1,6 @@
-//! The pool: the current set of replicas (replaced as discovery finds others, keeping the
-//! health of those that stay) and the forwarding loop that carries out the attempt plan.
+//! The pool: the upstreams in their tiers (a node cache, the current CoreDNS replicas,
+//! replaced as discovery finds others keeping the health of those that stay, the fallback)
+//! and the forwarding loop that carries out the attempt plan.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -14,6 +15,7 @@ use super::budget::{BudgetPolicy, BudgetState, RetryBudget};
 use super::choose::{self, PoolChooser};
 use super::health::{Failure, HealthPolicy};
 use super::overload::{self, PoolState};
+use super::select::Tier;
 use super::{ExchangeError, ForwardError, Upstream, MAX_UPSTREAMS};
 use crate::lock;
 use crate::metrics::Metrics;
@@ -22,6 +24,10 @@ use crate::wire::{self, Ask};
 /// Settings the pool runs with, from the command line.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
+    /// Asked first (`--node-cache`), then the replicas.
+    pub node_cache: Vec<SocketAddr>,
+    /// Asked only while every other upstream is down (`--fallback`).
+    pub fallback: Vec<SocketAddr>,
     pub health: HealthPolicy,
     pub budget: BudgetPolicy,
     pub attempt_timeout: Duration,
@@ -29,9 +35,8 @@ pub struct PoolConfig {
 }
 
 pub struct Pool {
-    /// The replicas, then the fallbacks that are not replicas too.
+    /// The upstreams in tier order: node caches, replicas, fallbacks; an address once.
     set: RwLock<Arc<[Arc<Upstream>]>>,
-    fallbacks: Vec<SocketAddr>,
     pub(super) cfg: PoolConfig,
     pub(super) down: Notify,
     /// Told when a replica (not a fallback) is marked down or refuses, so discovery looks
@@ -65,16 +70,10 @@ impl Default for PoolView {
 }
 
 impl Pool {
-    /// A pool of `addrs`, with `fallbacks` asked only while every one of `addrs` is down.
-    pub fn new(
-        addrs: &[SocketAddr],
-        fallbacks: &[SocketAddr],
-        cfg: PoolConfig,
-        metrics: Arc<Metrics>,
-    ) -> Arc<Pool> {
+    /// A pool of the replicas `addrs` and the tiers of `cfg` around them.
+    pub fn new(addrs: &[SocketAddr], cfg: PoolConfig, metrics: Arc<Metrics>) -> Arc<Pool> {
         let pool = Arc::new(Pool {
             set: RwLock::new(Arc::from(Vec::new())),
-            fallbacks: fallbacks.to_vec(),
             budget: Mutex::new(RetryBudget::new(cfg.budget)),
             cfg,
             down: Notify::new(),
@@ -90,22 +89,27 @@ impl Pool {
     }
 
     /// Replaces the replicas, keeping the health of upstreams that stay. Queries in flight
-    /// keep the set they started with, so none is lost to a replica leaving it.
+    /// keep the set they started with, so none is lost to a replica leaving it. An address
+    /// stands in its first tier only (a node cache that is the VIP is not a fallback too).
     pub fn set_upstreams(&self, addrs: &[SocketAddr]) {
         let old = self.snapshot();
-        let mut new: Vec<Arc<Upstream>> = Vec::with_capacity(addrs.len() + self.fallbacks.len());
-        let wanted = addrs
+        let c = &self.cfg;
+        let mut new: Vec<Arc<Upstream>> =
+            Vec::with_capacity(c.node_cache.len() + addrs.len() + c.fallback.len());
+        let wanted = c
+            .node_cache
             .iter()
-            .map(|a| (a, false))
-            .chain(self.fallbacks.iter().map(|a| (a, true)));
-        for (a, fallback) in wanted {
+            .map(|a| (a, Tier::NodeCache))
+            .chain(addrs.iter().map(|a| (a, Tier::Replica)))
+            .chain(c.fallback.iter().map(|a| (a, Tier::Fallback)));
+        for (a, tier) in wanted {
             if new.len() == MAX_UPSTREAMS || new.iter().any(|u| u.addr == *a) {
                 continue;
             }
-            let up = old.iter().find(|u| u.addr == *a && u.fallback == fallback);
+            let up = old.iter().find(|u| u.addr == *a && u.tier == tier);
             new.push(
                 up.cloned()
-                    .unwrap_or_else(|| Arc::new(Upstream::new(*a, fallback))),
+                    .unwrap_or_else(|| Arc::new(Upstream::new(*a, tier))),
             );
         }
         *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::from(new);
@@ -116,10 +120,13 @@ impl Pool {
         self.snapshot().iter().any(|u| lock(&u.health).is_up())
     }
 
-    /// The replicas' addresses (the set without its fallbacks).
+    /// The replicas' addresses (the set without its node caches and fallbacks).
     pub fn replicas(&self) -> Vec<SocketAddr> {
         let set = self.snapshot();
-        set.iter().filter(|u| !u.fallback).map(|u| u.addr).collect()
+        set.iter()
+            .filter(|u| u.tier == Tier::Replica)
+            .map(|u| u.addr)
+            .collect()
     }
 
     /// Whether some upstream is up with no recent failure and not losing queries: when
@@ -286,7 +293,7 @@ impl Pool {
                 if down {
                     log::warn!("upstream {} marked down: {e}", up.addr);
                 }
-                if !up.fallback && (down || refused) {
+                if up.tier == Tier::Replica && (down || refused) {
                     self.replica_failed.notify_one();
                 }
                 // Wake the prober: this upstream now has a probe scheduled.

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
 use super::health::Health;
+use super::select::Tier;
 use super::{tcp, udp, ExchangeError};
 use crate::lock;
 use crate::metrics::Histogram;
@@ -22,18 +23,18 @@ pub struct UpstreamStats {
 
 pub struct Upstream {
     pub addr: SocketAddr,
-    /// A `--fallback` nameserver: asked only while every other upstream is down.
-    pub fallback: bool,
+    /// Where it stands: a node cache, a replica, or the fallback (`select::Tier`).
+    pub tier: Tier,
     pub(super) health: Mutex<Health>,
     tcp: tcp::TcpConns,
     pub stats: UpstreamStats,
 }
 
 impl Upstream {
-    pub(super) fn new(addr: SocketAddr, fallback: bool) -> Upstream {
+    pub(super) fn new(addr: SocketAddr, tier: Tier) -> Upstream {
         Upstream {
             addr,
-            fallback,
+            tier,
             health: Mutex::new(Health::default()),
             tcp: tcp::TcpConns::default(),
             stats: UpstreamStats::default(),

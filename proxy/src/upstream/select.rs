@@ -1,13 +1,42 @@
-//! Which upstream to ask next: power of two random choices among healthy upstreams not yet
-//! tried for this query, so load spreads while slow or failing replicas are avoided. An
+//! Which upstream to ask next. The upstreams stand in tiers, in order: a node cache, the
+//! CoreDNS replicas, the fallback (the cluster DNS VIP). One rule for all: the first tier
+//! with a healthy upstream not yet tried for this query gives the pick, by power of two
+//! random choices within it, so load spreads while slow or failing replicas are avoided; a
+//! last-resort tier (the fallback) counts only while every upstream before it is down. An
 //! overloaded replica out of sending credit is passed over like a tried one. When every
-//! upstream is down, the least recently failed one is tried anyway.
+//! upstream that counts is down, the least recently failed one is tried anyway.
 
 /// The second choice wins only when it is clearly better. With exact comparison and two
 /// replicas, P2C compares both every time and the marginally faster one took every
 /// sequential query (98 to 3 in the namespace tests): no balance, and a replica back from
 /// a failure was never used again. Within this factor, the random first choice stands.
 const CLEARLY_BETTER: f64 = 1.5;
+
+/// Where an upstream stands. Tiers are asked in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tier {
+    /// A cache shared by the node (`--node-cache`): asked first, hedged past when slow.
+    NodeCache,
+    /// The CoreDNS replicas (`--upstream`, `--discover`).
+    Replica,
+    /// The cluster DNS VIP (`--fallback`): only while every upstream before it is down.
+    Fallback,
+}
+
+impl Tier {
+    pub fn label(self) -> &'static str {
+        match self {
+            Tier::NodeCache => "node-cache",
+            Tier::Replica => "replica",
+            Tier::Fallback => "fallback",
+        }
+    }
+
+    /// Whether the tier counts only while every upstream before it is down.
+    pub fn last_resort(self) -> bool {
+        self == Tier::Fallback
+    }
+}
 
 /// What selection needs to know of one upstream.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,27 +49,73 @@ pub struct Candidate {
     pub fails: u32,
 }
 
-/// Picks the next upstream. `tried` is a bit set of indexes already asked; `r1`, `r2` are
+/// Picks the next upstream of `cands`, which stand in `tiers` (one per candidate, in tier
+/// order), by the rule above. `tried` is a bit set of indexes already asked; `r1`, `r2` are
 /// random numbers (passed in so the choice is testable).
-pub fn pick(cands: &[Candidate], tried: u64, r1: u64, r2: u64) -> Option<usize> {
+pub fn pick_tiered(
+    cands: &[Candidate],
+    tiers: &[Tier],
+    tried: u64,
+    r1: u64,
+    r2: u64,
+) -> Option<usize> {
+    // The candidates that count: up to the first last-resort tier that something before it
+    // keeps out.
+    let mut counted = cands.len();
+    let mut earlier_up = false;
+    for (i, (c, t)) in cands.iter().zip(tiers).enumerate() {
+        if t.last_resort() && earlier_up {
+            counted = i;
+            break;
+        }
+        earlier_up |= c.up;
+    }
+    let (cands, tiers) = (&cands[..counted], &tiers[..counted]);
+    let mut start = 0;
+    while start < cands.len() {
+        let end = start
+            + tiers[start..]
+                .iter()
+                .take_while(|t| **t == tiers[start])
+                .count();
+        if let Some(i) = pick_healthy(&cands[start..end], tried >> start, r1, r2) {
+            return Some(start + i);
+        }
+        start = end;
+    }
+    pick(cands, tried, r1, r2)
+}
+
+/// P2C among the healthy, admissible candidates not in `tried`, if there is one.
+fn pick_healthy(cands: &[Candidate], tried: u64, r1: u64, r2: u64) -> Option<usize> {
     let untried = |i: &usize| *i < 64 && tried & (1 << i) == 0;
     let healthy = (0..cands.len()).filter(|i| untried(i) && cands[*i].up && cands[*i].admissible);
     let n = healthy.clone().count();
-    if n > 0 {
-        let a = healthy.clone().nth((r1 % n as u64) as usize)?;
-        if n == 1 {
-            return Some(a);
-        }
-        // A second, distinct choice: offset by 1..n-1 from the first.
-        let pos_a = (r1 % n as u64) as usize;
-        let pos_b = (pos_a + 1 + (r2 % (n as u64 - 1)) as usize) % n;
-        let b = healthy.clone().nth(pos_b)?;
-        return Some(if cands[b].score * CLEARLY_BETTER < cands[a].score {
-            b
-        } else {
-            a
-        });
+    if n == 0 {
+        return None;
     }
+    let a = healthy.clone().nth((r1 % n as u64) as usize)?;
+    if n == 1 {
+        return Some(a);
+    }
+    // A second, distinct choice: offset by 1..n-1 from the first.
+    let pos_a = (r1 % n as u64) as usize;
+    let pos_b = (pos_a + 1 + (r2 % (n as u64 - 1)) as usize) % n;
+    let b = healthy.clone().nth(pos_b)?;
+    Some(if cands[b].score * CLEARLY_BETTER < cands[a].score {
+        b
+    } else {
+        a
+    })
+}
+
+/// Picks the next upstream of one tier. `tried` is a bit set of indexes already asked;
+/// `r1`, `r2` are random numbers (passed in so the choice is testable).
+pub fn pick(cands: &[Candidate], tried: u64, r1: u64, r2: u64) -> Option<usize> {
+    if let Some(i) = pick_healthy(cands, tried, r1, r2) {
+        return Some(i);
+    }
+    let untried = |i: &usize| *i < 64 && tried & (1 << i) == 0;
     // Nothing healthy is left untried. If some upstream is up (already asked, or out of
     // credit), a down one is not worth a packet; if all are down, try the least failed.
     if cands.iter().any(|c| c.up) {
@@ -140,6 +215,50 @@ mod tests {
         assert_eq!(pick(&c, 0b010, 0, 0), Some(2));
         assert_eq!(pick(&c, 0b110, 0, 0), Some(0));
         assert_eq!(pick(&c, 0b111, 0, 0), None);
+    }
+
+    #[test]
+    fn tiers_are_asked_in_order_and_the_fallback_only_when_all_before_are_down() {
+        use Tier::*;
+        let tiers = [NodeCache, Replica, Replica, Fallback];
+        let c = [up(1.0), up(1.0), up(1.0), up(1.0)];
+        for r in 0..10 {
+            assert_eq!(
+                pick_tiered(&c, &tiers, 0, r, r * 3),
+                Some(0),
+                "the node cache first"
+            );
+            let next = pick_tiered(&c, &tiers, 0b0001, r, r * 3);
+            assert!(matches!(next, Some(1 | 2)), "then a replica: {next:?}");
+        }
+        assert_eq!(
+            pick_tiered(&c, &tiers, 0b0111, 0, 0),
+            None,
+            "every replica asked: not the fallback while they are up"
+        );
+        let cache_down = [down(2), up(1.0), up(1.0), up(1.0)];
+        assert!(matches!(
+            pick_tiered(&cache_down, &tiers, 0, 0, 1),
+            Some(1 | 2)
+        ));
+        let all_down = [down(2), down(3), down(1), up(1.0)];
+        assert_eq!(
+            pick_tiered(&all_down, &tiers, 0, 0, 0),
+            Some(3),
+            "the fallback"
+        );
+        let no_fallback_up = [down(2), down(3), down(1), down(5)];
+        assert_eq!(
+            pick_tiered(&no_fallback_up, &tiers, 0, 0, 0),
+            Some(2),
+            "all down: the least failed of all"
+        );
+        // A replica-only pool behaves as before.
+        let plain = [up(1.0), up(10.0)];
+        assert_eq!(
+            pick_tiered(&plain, &[Replica, Replica], 0, 0, 0),
+            pick(&plain, 0, 0, 0)
+        );
     }
 
     #[test]

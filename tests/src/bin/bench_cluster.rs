@@ -244,12 +244,8 @@ fn main() {
         replicas,
         b.o.bin.display()
     );
-    let mut tables: Vec<(Scenario, Vec<Row>)> = b
-        .o
-        .scenarios
-        .iter()
-        .map(|sc| (*sc, Vec::new()))
-        .collect();
+    let mut tables: Vec<(Scenario, Vec<Row>)> =
+        b.o.scenarios.iter().map(|sc| (*sc, Vec::new())).collect();
     let mut cold_series: Vec<(Setup, Vec<dns_sidecar_tests::fleet::relay::Second>)> = Vec::new();
     let mut refreshes: Vec<(Setup, f64, usize)> = Vec::new();
     for s in b.o.setups.clone() {
@@ -287,7 +283,8 @@ fn main() {
                     f.set_fault(0, Fault::Dead);
                 }),
                 Scenario::Cold => {
-                    let restart = matches!(s, Setup::Sidecar | Setup::TwoTier | Setup::TwoTierNodeLocal);
+                    let restart =
+                        matches!(s, Setup::Sidecar | Setup::TwoTier | Setup::TwoTierNodeLocal);
                     let bin = b.o.bin.clone();
                     let long = secs.max(40);
                     let tier_args = sidecar_tier_args(s);
@@ -323,7 +320,10 @@ fn main() {
     if !refreshes.is_empty() {
         println!("Steady state, what CoreDNS received for one name from one source (a pod, or a node cache) per TTL of that name, at most:\n");
         for (s, worst, pairs) in &refreshes {
-            println!("- {}: {worst:.2} (over {pairs} name and source pairs)", s.label());
+            println!(
+                "- {}: {worst:.2} (over {pairs} name and source pairs)",
+                s.label()
+            );
         }
         println!();
     }
@@ -358,6 +358,30 @@ fn per_ttl(
         let mut v: Vec<_> = by.iter().collect();
         v.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
         eprintln!("top: {:?}", &v[..v.len().min(5)]);
+        let mut sums = std::collections::BTreeMap::<String, u32>::new();
+        for ((_, name), n) in by {
+            let class = if name.starts_with("dns-sidecar") {
+                "discovery"
+            } else if name.ends_with(".example.org.") {
+                "ext"
+            } else if name.contains("example.org") {
+                "ext-walk"
+            } else if name.starts_with("svc")
+                && name.matches('.').count() == 6
+                && !name.contains("default.default")
+            {
+                "svc-found"
+            } else {
+                "other"
+            };
+            *sums.entry(class.into()).or_default() += n;
+        }
+        eprintln!("by class: {sums:?}");
+        let mut hist = std::collections::BTreeMap::<u32, u32>::new();
+        for n in by.values() {
+            *hist.entry(*n).or_default() += 1;
+        }
+        eprintln!("count histogram: {hist:?}");
     }
     let worst = by
         .iter()

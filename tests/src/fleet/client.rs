@@ -50,9 +50,13 @@ pub fn walk(name: &str) -> Vec<String> {
     }
     let searched = SEARCH.iter().map(|d| format!("{name}.{d}."));
     if name.matches('.').count() >= NDOTS {
-        std::iter::once(format!("{name}.")).chain(searched).collect()
+        std::iter::once(format!("{name}."))
+            .chain(searched)
+            .collect()
     } else {
-        searched.chain(std::iter::once(format!("{name}."))).collect()
+        searched
+            .chain(std::iter::once(format!("{name}.")))
+            .collect()
     }
 }
 
@@ -219,6 +223,10 @@ mod tests {
         );
         assert_eq!(walk("ext1.example.org").len(), 4);
         assert_eq!(walk("ext1.example.org.")[0], "ext1.example.org.");
-        assert_eq!(walk("a.b.c.d.e.f")[0], "a.b.c.d.e.f.", "as is first at ndots");
+        assert_eq!(
+            walk("a.b.c.d.e.f")[0],
+            "a.b.c.d.e.f.",
+            "as is first at ndots"
+        );
     }
 }

@@ -17,8 +17,10 @@
 //! counts what CoreDNS would receive. Only addresses inside these namespaces are sent to.
 //!
 //! One file per part: `relay` (the replicas' front), `zones` (what NSD serves), `procs` (the
-//! sidecars and node caches), `client` (each pod's application load), `report` (figures).
+//! sidecars and node caches), `client` (each pod's application load, a stub resolver's walk
+//! in Rust, at scale), `apps` (glibc and musl as a pod's application), `report` (figures).
 
+pub mod apps;
 pub mod client;
 pub mod procs;
 pub mod relay;
@@ -176,17 +178,40 @@ impl Fleet {
             up(&core, &format!("n{k}"), Some(&format!("10.250.{k}.1/24")));
             up(&ns, "eth0", Some(&format!("{}/24", node_ip(k))));
             sh(&[
-                "ip", "-n", &ns, "route", "add", "default", "via", &format!("10.250.{k}.1"),
+                "ip",
+                "-n",
+                &ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("10.250.{k}.1"),
             ]);
             let pods = format!("10.244.{}.0/24", 1 + k);
             sh(&[
-                "ip", "-n", &core, "route", "add", &pods, "via", &node_ip(k).to_string(),
+                "ip",
+                "-n",
+                &core,
+                "route",
+                "add",
+                &pods,
+                "via",
+                &node_ip(k).to_string(),
             ]);
             sh(&["ip", "-n", &ns, "link", "add", "brp", "type", "bridge"]);
             up(&ns, "brp", Some(&format!("10.244.{}.1/24", 1 + k)));
             // NodeLocal DNSCache's address on a local interface (its own dummy interface
             // there; this kernel has no dummy module), for a node cache to bind.
-            sh(&["ip", "-n", &ns, "addr", "add", &format!("{NODE_LOCAL}/32"), "dev", "lo"]);
+            sh(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{NODE_LOCAL}/32"),
+                "dev",
+                "lo",
+            ]);
             for j in 0..spec.pods_per_node {
                 let pns = format!("{id}-n{k}p{j}");
                 new_ns(&pns);
@@ -197,7 +222,13 @@ impl Fleet {
                 let ip = pod_ip(k, j);
                 up(&pns, "eth0", Some(&format!("{ip}/24")));
                 sh(&[
-                    "ip", "-n", &pns, "route", "add", "default", "via",
+                    "ip",
+                    "-n",
+                    &pns,
+                    "route",
+                    "add",
+                    "default",
+                    "via",
                     &format!("10.244.{}.1", 1 + k),
                 ]);
                 let resolv_conf = f.dir.0.join(format!("resolv-n{k}p{j}.conf"));
@@ -227,11 +258,29 @@ impl Fleet {
             let ns = format!("{id}-r{i}");
             new_ns(&ns);
             veth(&core, &format!("r{i}"), &ns, "eth0");
-            sh(&["ip", "-n", &core, "link", "set", &format!("r{i}"), "master", "br0"]);
+            sh(&[
+                "ip",
+                "-n",
+                &core,
+                "link",
+                "set",
+                &format!("r{i}"),
+                "master",
+                "br0",
+            ]);
             up(&core, &format!("r{i}"), None);
             let ip = replica_ip(i);
             up(&ns, "eth0", Some(&format!("{ip}/24")));
-            sh(&["ip", "-n", &ns, "route", "add", "default", "via", "10.244.0.1"]);
+            sh(&[
+                "ip",
+                "-n",
+                &ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                "10.244.0.1",
+            ]);
             let relay = relay::Relay::start(
                 &ns,
                 SocketAddr::from((ip, 53)),
@@ -303,8 +352,17 @@ impl Fleet {
         wait_until(Duration::from_secs(10), || {
             Command::new("ip")
                 .args([
-                    "netns", "exec", &ns, "dig", "@127.0.0.1", "-p", "5353", "+time=1",
-                    "+tries=1", "+short", DISCOVERY,
+                    "netns",
+                    "exec",
+                    &ns,
+                    "dig",
+                    "@127.0.0.1",
+                    "-p",
+                    "5353",
+                    "+time=1",
+                    "+tries=1",
+                    "+short",
+                    DISCOVERY,
                 ])
                 .output()
                 .is_ok_and(|o| !o.stdout.is_empty())
@@ -335,8 +393,16 @@ impl Fleet {
         wait_until(Duration::from_secs(10), || {
             Command::new("ip")
                 .args([
-                    "netns", "exec", &ns, "dig", "@127.0.0.1", "-p", "5353", "+noall",
-                    "+answer", "svc0.default.svc.cluster.local",
+                    "netns",
+                    "exec",
+                    &ns,
+                    "dig",
+                    "@127.0.0.1",
+                    "-p",
+                    "5353",
+                    "+noall",
+                    "+answer",
+                    "svc0.default.svc.cluster.local",
                 ])
                 .output()
                 .is_ok_and(|o| {
@@ -369,8 +435,8 @@ impl Fleet {
         let mut sum = vec![relay::Second::default(); to.saturating_sub(from)];
         for r in &self.replicas {
             for (acc, s) in sum.iter_mut().zip(r.relay.seconds(from, to)) {
-                for k in 0..3 {
-                    acc.by_kind[k] += s.by_kind[k];
+                for (a, n) in acc.by_kind.iter_mut().zip(s.by_kind) {
+                    *a += n;
                 }
                 acc.dropped += s.dropped;
             }
@@ -409,11 +475,22 @@ impl Drop for Fleet {
         }
         // The relays' threads live in their namespaces: stop them first.
         self.replicas.clear();
+        for p in &self.pods {
+            let _ = std::fs::remove_dir_all(std::path::Path::new("/etc/netns").join(&p.ns));
+        }
         // Every namespace of this fleet, also those a failed build made but did not list.
         let listed = Command::new("ip").args(["netns", "list"]).output();
         let prefix = format!("{}-", self.id);
-        for line in listed.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default().lines() {
-            if let Some(ns) = line.split_whitespace().next().filter(|n| n.starts_with(&prefix)) {
+        for line in listed
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default()
+            .lines()
+        {
+            if let Some(ns) = line
+                .split_whitespace()
+                .next()
+                .filter(|n| n.starts_with(&prefix))
+            {
                 let _ = Command::new("ip").args(["netns", "del", ns]).status();
             }
         }

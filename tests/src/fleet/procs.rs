@@ -79,8 +79,13 @@ impl Fleet {
             self.start_sidecar(p, bin, extra);
         }
         for p in 0..self.pods.len() {
-            self.await_answer(&self.pods[p].ns.clone(), "127.0.0.1", 53);
+            self.await_sidecar(p);
         }
+    }
+
+    /// Waits until pod `p`'s sidecar answers.
+    pub fn await_sidecar(&self, p: usize) {
+        self.await_answer(&self.pods[p].ns, "127.0.0.1", 53);
     }
 
     /// Kills pod `p`'s sidecar (SIGKILL, by PID).
@@ -131,7 +136,7 @@ impl Fleet {
         let conf = format!(
             "server:\n  interface: {NODE_LOCAL}\n  port: 53\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  \
              directory: \"{d}\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 0\n  num-threads: 1\n  \
-             do-ip6: no\n  module-config: \"iterator\"\n  qname-minimisation: no\n  access-control: 10.0.0.0/8 allow\n  \
+             do-ip6: no\n  module-config: \"iterator\"\n  qname-minimisation: no\n  access-control: 0.0.0.0/0 allow\n  \
              cache-max-ttl: 30\n  cache-max-negative-ttl: 5\n  msg-cache-size: 16m\n  rrset-cache-size: 32m\n\
              remote-control:\n  control-enable: no\n\
              forward-zone:\n  name: \".\"\n  forward-addr: {VIP}\n"
@@ -195,6 +200,35 @@ impl Fleet {
             c.signal("KILL");
             c.wait_exit(Duration::from_secs(5));
         }
+    }
+
+    /// Stops node `k`'s cache with SIGTERM, as kubelet does, and waits for it to exit (our
+    /// node tier drains first: it answers for its --drain with /readyz failing).
+    pub fn stop_node_cache(&mut self, k: usize) {
+        if let Some(mut c) = self.nodes[k].cache.take() {
+            c.signal("TERM");
+            c.wait_exit(Duration::from_secs(30));
+        }
+    }
+
+    /// A counter of node `k`'s node tier (its /metrics on the node's admin port).
+    pub fn node_tier_metric(&self, k: usize, series: &str) -> f64 {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.nodes[k].ns,
+                "curl",
+                "-s",
+                "--max-time",
+                "2",
+                &format!("http://{}:{}/metrics", node_ip(k), NODE_TIER_PORT + 1),
+            ])
+            .output();
+        let text = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        crate::metric(&text, series)
     }
 
     pub fn stop_node_caches(&mut self) {

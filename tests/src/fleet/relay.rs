@@ -239,8 +239,7 @@ async fn serve(
     let _ = ready.send(());
     let mut buf = vec![0u8; 4096];
     while !stop.load(Relaxed) {
-        let got =
-            tokio::time::timeout(Duration::from_millis(50), front.recv_from(&mut buf)).await;
+        let got = tokio::time::timeout(Duration::from_millis(50), front.recv_from(&mut buf)).await;
         let Ok(Ok((n, src))) = got else { continue };
         let q = buf[..n].to_vec();
         let Some(name) = qname(&q) else { continue };
@@ -272,8 +271,14 @@ mod tests {
 
     #[test]
     fn names_and_kinds() {
-        let (_, q) = crate::load::query("Svc1.Default.svc.cluster.local.", hickory_proto::rr::RecordType::A);
-        assert_eq!(qname(&q).as_deref(), Some("svc1.default.svc.cluster.local."));
+        let (_, q) = crate::load::query(
+            "Svc1.Default.svc.cluster.local.",
+            hickory_proto::rr::RecordType::A,
+        );
+        assert_eq!(
+            qname(&q).as_deref(),
+            Some("svc1.default.svc.cluster.local.")
+        );
         let (_, root) = crate::load::query(".", hickory_proto::rr::RecordType::NS);
         assert_eq!(kind(&qname(&root).unwrap()), Kind::Probe);
         assert_eq!(kind(DISCOVERY_NAME), Kind::Discovery);

@@ -54,8 +54,8 @@ impl Row {
         let mut coredns = [0u64; 3];
         let mut dropped = 0;
         for s in seconds {
-            for k in 0..3 {
-                coredns[k] += s.by_kind[k];
+            for (acc, n) in coredns.iter_mut().zip(s.by_kind) {
+                *acc += n;
             }
             dropped += s.dropped;
         }

@@ -49,14 +49,20 @@ pub(super) fn texts(z: &ZoneSpec, replicas: &[Ipv4Addr]) -> Vec<(&'static str, S
         ));
     }
     for ip in replicas {
-        c.push_str(&format!("dns-sidecar-upstreams.kube-system.svc IN A {ip}\n"));
+        c.push_str(&format!(
+            "dns-sidecar-upstreams.kube-system.svc IN A {ip}\n"
+        ));
     }
     let e = z.external_ttl;
     let mut o = format!(
         "$ORIGIN example.org.\n$TTL {e}\n@ IN SOA ns hostmaster 1 3600 600 86400 {e}\n@ IN NS ns\nns IN A 192.0.2.53\n*.load IN A 192.0.2.99\n"
     );
     for i in 0..EXTERNAL {
-        o.push_str(&format!("ext{i} IN A 198.51.{}.{}\n", 100 + i / 250, i % 250 + 1));
+        o.push_str(&format!(
+            "ext{i} IN A 198.51.{}.{}\n",
+            100 + i / 250,
+            i % 250 + 1
+        ));
     }
     let root = "$ORIGIN .\n$TTL 3600\n@ IN SOA a.root hostmaster 1 3600 600 86400 3600\n@ IN NS a.root\na.root IN A 192.0.2.1\n".to_string();
     vec![

@@ -18,7 +18,7 @@ fn engine(level: &str) -> Engine {
     .unwrap();
     let cfg = Config::from_args(args, None).unwrap();
     let metrics = Arc::new(Metrics::default());
-    let pool = Pool::new(&cfg.upstreams, &[], cfg.pool.clone(), metrics.clone());
+    let pool = Pool::new(&cfg.upstreams, cfg.pool.clone(), metrics.clone());
     let searches = Searches::new(parse(
         "search shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n",
     ));

@@ -12,16 +12,26 @@ fn pool(addrs: &[SocketAddr]) -> (Arc<Pool>, Arc<Metrics>) {
     pool_with_fallback(addrs, &[])
 }
 
-/// A pool of `addrs` with `fallbacks`, default health policy, 1 s attempts over UDP.
 fn pool_with_fallback(addrs: &[SocketAddr], fallbacks: &[SocketAddr]) -> (Arc<Pool>, Arc<Metrics>) {
+    pool_with_tiers(&[], addrs, fallbacks)
+}
+
+/// A pool of `node_cache`, `addrs` and `fallbacks`, default policies, 1 s attempts over UDP.
+fn pool_with_tiers(
+    node_cache: &[SocketAddr],
+    addrs: &[SocketAddr],
+    fallbacks: &[SocketAddr],
+) -> (Arc<Pool>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::default());
     let cfg = PoolConfig {
+        node_cache: node_cache.to_vec(),
+        fallback: fallbacks.to_vec(),
         health: HealthPolicy::default(),
         budget: BudgetPolicy::default(),
         attempt_timeout: Duration::from_secs(1),
         tcp: false,
     };
-    (Pool::new(addrs, fallbacks, cfg, metrics.clone()), metrics)
+    (Pool::new(addrs, cfg, metrics.clone()), metrics)
 }
 
 fn ask() -> Ask {
@@ -58,6 +68,15 @@ async fn no_upstream_is_an_error_not_a_wait() {
 /// A UDP server on loopback that answers every query with itself (QR set) after `delay`,
 /// counting what it got; it stops after `limit` queries or 10 s.
 fn echo(delay: Duration, limit: usize) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    echo_rcode(delay, limit, 0)
+}
+
+/// `echo`, answering with `rcode`.
+fn echo_rcode(
+    delay: Duration,
+    limit: usize,
+    rcode: u8,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -73,6 +92,7 @@ fn echo(delay: Duration, limit: usize) -> (SocketAddr, Arc<std::sync::atomic::At
             count.fetch_add(1, Relaxed);
             std::thread::sleep(delay);
             buf[2] |= 0x80;
+            buf[3] = (buf[3] & 0xf0) | rcode;
             let _ = sock.send_to(&buf[..n], from);
         }
     });
@@ -137,4 +157,79 @@ async fn a_query_in_flight_to_a_replica_that_leaves_the_set_is_answered() {
     assert_eq!(pool.replicas(), vec![staying]);
     let got = in_flight.await.unwrap();
     assert!(got.is_ok(), "{got:?}");
+}
+
+#[tokio::test]
+async fn a_node_cache_is_asked_first_and_the_replicas_only_past_it() {
+    let (cache, cache_got) = echo(Duration::ZERO, 100);
+    let (replica, replica_got) = echo(Duration::ZERO, 100);
+    let (pool, _) = pool_with_tiers(&[cache], &[replica], &[]);
+    for _ in 0..5 {
+        assert!(pool.forward(&ask()).await.is_ok());
+    }
+    assert_eq!(cache_got.load(Relaxed), 5, "every miss to the node cache");
+    assert_eq!(replica_got.load(Relaxed), 0);
+    assert_eq!(
+        pool.replicas(),
+        vec![replica],
+        "the node cache is not a replica"
+    );
+}
+
+#[tokio::test]
+async fn a_node_cache_that_fails_is_passed_at_once_and_a_silent_one_after_a_hedge_delay() {
+    // Closed: refused, moved on at once, marked down.
+    let (replica, replica_got) = echo(Duration::ZERO, 100);
+    let (pool, _) = pool_with_tiers(&[closed_port()], &[replica], &[]);
+    let t0 = Instant::now();
+    assert!(pool.forward(&ask()).await.is_ok());
+    assert!(
+        t0.elapsed() < Duration::from_millis(90),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(!pool.snapshot()[0].health().is_up(), "marked down");
+    assert!(pool.forward(&ask()).await.is_ok());
+    assert_eq!(replica_got.load(Relaxed), 2);
+    // SERVFAIL: the replica is asked at once.
+    let (cache, _) = echo_rcode(Duration::ZERO, 100, 2);
+    let (replica, replica_got) = echo(Duration::ZERO, 100);
+    let (pool, _) = pool_with_tiers(&[cache], &[replica], &[]);
+    let got = pool.forward(&ask()).await.unwrap();
+    assert_eq!(
+        got[3] & 0xf,
+        0,
+        "the replica's NOERROR, not the cache's SERVFAIL"
+    );
+    assert_eq!(replica_got.load(Relaxed), 1);
+    // Silent: hedged past after the first hedge delay (100 ms before any sample).
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (replica, _) = echo(Duration::ZERO, 100);
+    let (pool, metrics) = pool_with_tiers(&[silent.local_addr().unwrap()], &[replica], &[]);
+    let t0 = Instant::now();
+    assert!(pool.forward(&ask()).await.is_ok());
+    let took = t0.elapsed();
+    assert!(
+        (Duration::from_millis(95)..Duration::from_millis(600)).contains(&took),
+        "{took:?}"
+    );
+    assert_eq!(metrics.hedges.load(Relaxed), 1);
+}
+
+#[tokio::test]
+async fn the_fallback_waits_for_the_node_cache_and_the_replicas_both() {
+    let (cache, cache_got) = echo(Duration::ZERO, 100);
+    let (fallback, fallback_got) = echo(Duration::ZERO, 100);
+    let (pool, _) = pool_with_tiers(&[cache], &[closed_port()], &[fallback]);
+    for _ in 0..4 {
+        assert!(pool.forward(&ask()).await.is_ok());
+    }
+    assert_eq!(cache_got.load(Relaxed), 4);
+    assert_eq!(fallback_got.load(Relaxed), 0, "the node cache is up");
+    // The same address as node cache and fallback (the VIP served on the node) is one
+    // upstream, in the first tier.
+    let (vip, _) = echo(Duration::ZERO, 100);
+    let (pool, _) = pool_with_tiers(&[vip], &[closed_port()], &[vip]);
+    let tiers: Vec<_> = pool.snapshot().iter().map(|u| u.tier).collect();
+    assert_eq!(tiers, vec![Tier::NodeCache, Tier::Replica]);
 }
