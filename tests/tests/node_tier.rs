@@ -18,6 +18,9 @@ use dns_sidecar_tests::proxy_bin;
 
 const PACE: Duration = Duration::from_millis(50);
 
+/// Something done to the node tier, with the proxy binary to start it again.
+type Act = fn(&mut Fleet, &std::path::Path);
+
 fn fleet() -> Fleet {
     Fleet::new(Spec {
         nodes: 1,
@@ -36,7 +39,7 @@ fn two_tiers() -> (Fleet, Vec<App>) {
     let tier = format!("--node-cache={}:{NODE_TIER_PORT}", node_ip(0));
     for p in 0..2 {
         f.set_resolv_conf(p, &sidecar_only_resolv_conf());
-        f.start_sidecar(p, &bin, &[tier.clone()]);
+        f.start_sidecar(p, &bin, std::slice::from_ref(&tier));
         f.await_sidecar(p);
     }
     let apps = vec![
@@ -76,7 +79,7 @@ fn the_node_tier_oom_killed_restarted_and_rolled_costs_the_pods_nothing() {
     let served_before = f.node_tier_metric(0, "dns_sidecar_cache_misses_total")
         + f.node_tier_metric(0, "dns_sidecar_cache_hits_total");
     assert!(served_before >= 1.0, "the sidecars ask the node tier");
-    let phases: [(&str, fn(&mut Fleet, &std::path::Path)); 3] = [
+    let phases: [(&str, Act); 3] = [
         ("OOM-killed, restarted a second later", |f, bin| {
             f.kill_node_cache(0);
             std::thread::sleep(Duration::from_secs(1));
