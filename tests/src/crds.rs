@@ -51,7 +51,9 @@ pub struct CrdObject<S> {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PodMonitorSpec {
-    pub namespace_selector: NamespaceSelector,
+    /// The PodMonitor's own namespace when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<NamespaceSelector>,
     pub selector: LabelSelector,
     pub pod_metrics_endpoints: Vec<Endpoint>,
 }

@@ -10,10 +10,10 @@ use std::process::Command;
 
 use dns_sidecar_tests::{repo_root, require};
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,9 +44,14 @@ fn check(doc: &Value, origin: &str) -> String {
         ("v1", "Pod") => roundtrip::<Pod>(doc, &what),
         ("apps/v1", "Deployment") => roundtrip::<Deployment>(doc, &what),
         ("apps/v1", "StatefulSet") => roundtrip::<StatefulSet>(doc, &what),
+        ("apps/v1", "DaemonSet") => roundtrip::<DaemonSet>(doc, &what),
         ("policy/v1", "PodDisruptionBudget") => roundtrip::<PodDisruptionBudget>(doc, &what),
         ("rbac.authorization.k8s.io/v1", "Role") => roundtrip::<Role>(doc, &what),
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => roundtrip::<RoleBinding>(doc, &what),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => roundtrip::<ClusterRole>(doc, &what),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+            roundtrip::<ClusterRoleBinding>(doc, &what)
+        }
         ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration") => {
             roundtrip::<MutatingWebhookConfiguration>(doc, &what)
         }
@@ -123,7 +128,14 @@ fn every_document_is_a_valid_object() {
 
 #[test]
 fn every_kustomization_builds_into_valid_objects() {
-    for dir in ["base", "cert-manager", "coredns", "example"] {
+    for dir in [
+        "base",
+        "cert-manager",
+        "coredns",
+        "example",
+        "node-cache",
+        "mirror",
+    ] {
         let docs = kustomize(dir);
         assert!(!docs.is_empty(), "{dir}");
         for d in &docs {
@@ -283,4 +295,148 @@ fn a_misspelled_field_or_unknown_kind_is_caught() {
         let caught = std::panic::catch_unwind(|| check(&doc, "negative test"));
         assert!(caught.is_err(), "{doc} passed");
     }
+}
+
+#[test]
+fn mirrored_discovery_writes_nothing_in_kube_system_and_reads_only_elsewhere() {
+    let docs = kustomize("mirror");
+    for d in &docs {
+        assert_ne!(
+            d["metadata"]["namespace"], "kube-system",
+            "{} {} would be a create in kube-system",
+            d["kind"], d["metadata"]["name"]
+        );
+    }
+    let svc = docs
+        .iter()
+        .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == "dns-sidecar-upstreams")
+        .expect("the discovery Service");
+    assert_eq!(svc["metadata"]["namespace"], "dns-sidecar-system");
+    assert_eq!(svc["spec"]["clusterIP"], "None");
+    assert!(
+        svc["spec"].get("selector").is_none(),
+        "selector-less: the webhook fills it"
+    );
+    // Writes only EndpointSlices, only in its own namespace; reads cluster-wide.
+    for d in docs
+        .iter()
+        .filter(|d| d["kind"] == "Role" || d["kind"] == "ClusterRole")
+    {
+        for rule in d["rules"].as_array().unwrap() {
+            assert_eq!(
+                rule["resources"],
+                serde_json::json!(["endpointslices"]),
+                "{d}"
+            );
+            let writes = rule["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| !["get", "list", "watch"].contains(&v.as_str().unwrap()));
+            if d["kind"] == "ClusterRole" {
+                assert!(!writes, "nothing cluster-wide is written: {d}");
+            } else {
+                assert_eq!(d["metadata"]["namespace"], "dns-sidecar-system");
+            }
+        }
+    }
+    let dep: Deployment = serde_json::from_value(
+        docs.iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    let c = &dep.spec.unwrap().template.spec.unwrap().containers[0];
+    use clap::Parser;
+    let mut argv = vec!["dns-sidecar-webhook".to_string()];
+    argv.extend(c.args.clone().unwrap());
+    let args = dns_sidecar_webhook::config::Args::try_parse_from(&argv).unwrap();
+    assert_eq!(args.check(), Ok(()));
+    assert_eq!(
+        args.discover_fqdn().as_deref(),
+        Some("dns-sidecar-upstreams.dns-sidecar-system.svc.cluster.local"),
+        "the sidecars follow the mirrored Service"
+    );
+    let env = c.env.as_ref().unwrap();
+    assert!(env.iter().any(|e| e.name == "DNS_SIDECAR_NAMESPACE"
+        && e.value_from
+            .as_ref()
+            .unwrap()
+            .field_ref
+            .as_ref()
+            .unwrap()
+            .field_path
+            == "metadata.namespace"));
+}
+
+#[test]
+fn the_node_tier_needs_no_privilege_and_runs_the_proxys_own_flags() {
+    let docs = kustomize("node-cache");
+    let ds: DaemonSet = serde_json::from_value(
+        docs.iter()
+            .find(|d| d["kind"] == "DaemonSet")
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    let pod = ds.spec.unwrap().template.spec.unwrap();
+    assert_eq!(pod.host_network, Some(true), "on the node's address");
+    assert_eq!(pod.dns_policy.as_deref(), Some("ClusterFirstWithHostNet"));
+    let c = &pod.containers[0];
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().drop.as_deref(),
+        Some(&["ALL".to_string()][..]),
+        "no NET_ADMIN, nor any other capability"
+    );
+    assert!(sc.capabilities.as_ref().unwrap().add.is_none());
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(pod.security_context.unwrap().run_as_non_root, Some(true));
+    assert!(c.startup_probe.is_some() && c.liveness_probe.is_some() && c.resources.is_some());
+    assert_eq!(
+        c.env.as_ref().unwrap()[0]
+            .value_from
+            .as_ref()
+            .unwrap()
+            .field_ref
+            .as_ref()
+            .unwrap()
+            .field_path,
+        "status.hostIP"
+    );
+    // The flags parse as the proxy reads them, once Kubernetes expands $(DNS_SIDECAR_HOST_IP).
+    use clap::Parser;
+    let argv: Vec<String> = std::iter::once("dns-sidecar-proxy".to_string())
+        .chain(
+            c.args
+                .clone()
+                .unwrap()
+                .into_iter()
+                .map(|a| a.replace("$(DNS_SIDECAR_HOST_IP)", "10.250.0.2")),
+        )
+        .collect();
+    let args = dns_sidecar_proxy::config::Args::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("daemonset args: {e}"));
+    let cfg = dns_sidecar_proxy::config::Config::from_args(args, Some("nameserver 10.96.0.10\n"))
+        .unwrap();
+    assert_eq!(cfg.listen, vec!["10.250.0.2:10053".parse().unwrap()]);
+    assert_eq!(
+        cfg.admin.port(),
+        dns_sidecar_webhook::node_cache::DEFAULT_PORT + 1
+    );
+    assert_eq!(
+        cfg.listen[0].port(),
+        dns_sidecar_webhook::node_cache::DEFAULT_PORT,
+        "where the webhook's --node-cache=daemonset sends the sidecars"
+    );
+    assert!(
+        cfg.engine.allow_from.len() >= 2,
+        "it answers the cluster's ranges only"
+    );
+    let ns = docs.iter().find(|d| d["kind"] == "Namespace").unwrap();
+    assert_eq!(
+        ns["metadata"]["labels"]["dns-sidecar.io/inject"],
+        "disabled"
+    );
 }

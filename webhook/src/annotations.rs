@@ -31,6 +31,7 @@ pub struct Tuning {
     pub image: Option<String>,
     pub pull_policy: Option<String>,
     pub fallback: Option<Fallback>,
+    pub node_cache: Option<crate::node_cache::NodeCache>,
     /// Accepted annotations (suffix → value), for the status annotation.
     pub applied: BTreeMap<String, String>,
 }
@@ -133,6 +134,9 @@ fn check(kind: Kind, v: &str) -> Result<String, String> {
             .find(|w| **w == v.trim())
             .map(|w| w.to_string())
             .ok_or_else(|| format!("is not {}", or_list(words))),
+        Kind::NodeCache => crate::node_cache::NodeCache::parse(v)
+            .map(|n| n.word())
+            .ok_or_else(|| "is not none, daemonset, cluster-dns or an IP[:PORT]".into()),
     }
 }
 
@@ -204,6 +208,7 @@ pub fn parse(annotations: &BTreeMap<String, String>) -> (Tuning, Vec<String>) {
             Sets::Pod(PodField::Image) => t.image = Some(v.clone()),
             Sets::Pod(PodField::PullPolicy) => t.pull_policy = Some(v.clone()),
             Sets::Pod(PodField::Fallback) => t.fallback = Fallback::parse(v),
+            Sets::Pod(PodField::NodeCache) => t.node_cache = crate::node_cache::NodeCache::parse(v),
             Sets::Flag(flag) if matches!(knob.kind, Kind::Switch) => {
                 if v == "true" {
                     t.proxy_args.push(flag.to_string());
@@ -231,6 +236,7 @@ pub fn table() -> Vec<(String, &'static str, String)> {
                 Kind::Image => "image reference".into(),
                 Kind::PullPolicy => "Always, IfNotPresent, Never".into(),
                 Kind::OneOf(words) => words.join(", "),
+                Kind::NodeCache => "none, daemonset, cluster-dns, IP[:PORT]".into(),
             };
             (format!("{PREFIX}{}", k.key), k.sets.describe(), values)
         })

@@ -102,6 +102,27 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_DISCOVER_SERVICE", default_value = "dns-sidecar-upstreams", value_parser = service_or_none)]
     pub discover_service: MaybeName,
 
+    /// Where the discovery Service lives: "kube-system" (the headless Service of
+    /// manifests/base in --dns-namespace, selecting the CoreDNS pods) or "mirror" (for
+    /// clusters whose kube-system is read-only, such as GKE Autopilot: the webhook mirrors
+    /// the ready endpoints of --mirror-from into a selector-less headless Service of the
+    /// same name in --namespace, manifests/mirror).
+    #[arg(long, env = "DNS_SIDECAR_DISCOVERY", default_value = "kube-system", value_parser = ["kube-system", "mirror"])]
+    pub discovery: String,
+
+    /// The webhook's own namespace (the Deployment sets it from the downward API): where
+    /// "mirror" writes.
+    #[arg(
+        long,
+        env = "DNS_SIDECAR_NAMESPACE",
+        default_value = "dns-sidecar-system"
+    )]
+    pub namespace: String,
+
+    /// CoreDNS's own Service in --dns-namespace, whose EndpointSlices "mirror" copies.
+    #[arg(long, env = "DNS_SIDECAR_MIRROR_FROM", default_value = "kube-dns", value_parser = service_or_none)]
+    pub mirror_from: MaybeName,
+
     /// Where the upstreams injected at admission come from: "endpointslices" (the
     /// discovery Service's ready pod IPs) or "services" (ClusterIPs of per-replica Services
     /// labelled dns-sidecar.io/upstream=true, the StatefulSet route).
@@ -117,6 +138,18 @@ pub struct Args {
     /// the annotation dns-sidecar.io/fallback overrides it per pod.
     #[arg(long, env = "DNS_SIDECAR_FALLBACK", default_value = "cluster-dns", value_parser = fallback)]
     pub fallback: Fallback,
+
+    /// The sidecars' first tier, a cache shared by the node: "none"; "daemonset" (our node
+    /// tier, manifests/node-cache, on each node's address from the downward API);
+    /// "cluster-dns" (the VIP, where a vendor node cache serves it on the node, as GKE's
+    /// NodeLocal DNSCache); or an IP[:PORT] (NodeLocal's 169.254.20.10, AKS LocalDNS's
+    /// 169.254.10.11). The annotation dns-sidecar.io/node-cache overrides it per pod.
+    #[arg(long, env = "DNS_SIDECAR_NODE_CACHE", default_value = "none", value_parser = node_cache)]
+    pub node_cache: crate::node_cache::NodeCache,
+
+    /// The port of our node tier on each node's address ("daemonset").
+    #[arg(long, env = "DNS_SIDECAR_NODE_CACHE_PORT", default_value_t = crate::node_cache::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..))]
+    pub node_cache_port: u16,
 
     /// Log level: error, warn, info or debug.
     #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = dns_sidecar_ops::values::parse_level)]
@@ -162,6 +195,11 @@ fn service_or_none(s: &str) -> Result<MaybeName, String> {
     }
 }
 
+fn node_cache(s: &str) -> Result<crate::node_cache::NodeCache, String> {
+    crate::node_cache::NodeCache::parse(s)
+        .ok_or_else(|| format!("{s:?} is not none, daemonset, cluster-dns or an IP[:PORT]"))
+}
+
 fn fallback(s: &str) -> Result<Fallback, String> {
     Fallback::parse(s).ok_or_else(|| format!("{s:?} is not cluster-dns or none"))
 }
@@ -184,6 +222,8 @@ fn ip_or_none(s: &str) -> Result<MaybeIp, String> {
 pub enum ConfigError {
     #[error("--upstream-source endpointslices needs a --discover-service to watch (or give --upstreams)")]
     NoDiscoveryService,
+    #[error("--discovery mirror needs --discover-service and --mirror-from, with --upstream-source endpointslices and no --upstreams: it mirrors what it watches")]
+    MirrorNeedsWatch,
 }
 
 impl Args {
@@ -194,16 +234,32 @@ impl Args {
         {
             return Err(ConfigError::NoDiscoveryService);
         }
+        if self.mirror()
+            && (self.discover_service.0.is_none()
+                || self.mirror_from.0.is_none()
+                || !self.upstreams.is_empty()
+                || self.upstream_source != "endpointslices")
+        {
+            return Err(ConfigError::MirrorNeedsWatch);
+        }
         Ok(())
     }
 
-    /// The discovery Service's FQDN, as the sidecars resolve it.
+    /// Whether discovery is mirrored into --namespace.
+    pub fn mirror(&self) -> bool {
+        self.discovery == "mirror"
+    }
+
+    /// The discovery Service's FQDN, as the sidecars resolve it: in --dns-namespace, or
+    /// where the mirror writes it.
     pub fn discover_fqdn(&self) -> Option<String> {
         let svc = self.discover_service.0.as_ref()?;
-        Some(format!(
-            "{svc}.{}.svc.{}",
-            self.dns_namespace, self.cluster_domain
-        ))
+        let ns = if self.mirror() {
+            &self.namespace
+        } else {
+            &self.dns_namespace
+        };
+        Some(format!("{svc}.{ns}.svc.{}", self.cluster_domain))
     }
 
     pub fn settings(&self) -> Settings {
@@ -222,6 +278,8 @@ impl Args {
             dns_namespace: self.dns_namespace.clone(),
             discover: self.discover_fqdn(),
             fallback: self.fallback,
+            node_cache: self.node_cache,
+            node_cache_port: self.node_cache_port,
             admin_port: self.proxy_admin_port,
             resources: Resources {
                 cpu_request: opt(&self.proxy_cpu_request),

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::annotations::{self, InjectWish};
 use crate::dns_config::{self, DnsInputs, Fallback};
+use crate::node_cache::{self, NodeCache};
 use crate::pod_os;
 use crate::sidecar::{self, Mode, Resources, SidecarSpec};
 
@@ -33,6 +34,9 @@ pub struct Settings {
     pub discover: Option<String>,
     /// Whether pods list the cluster DNS after the sidecar, unless an annotation says.
     pub fallback: Fallback,
+    /// The sidecars' first tier, unless an annotation says; and our node tier's port.
+    pub node_cache: NodeCache,
+    pub node_cache_port: u16,
     pub admin_port: u16,
     pub resources: Resources,
 }
@@ -183,6 +187,17 @@ pub fn decide(
     }
 
     let admin_port = admin_port(spec, s.admin_port, &mut warnings);
+    let node_cache = tuning.node_cache.unwrap_or(s.node_cache);
+    let wiring = match node_cache::wiring(node_cache, s.cluster_dns, s.node_cache_port) {
+        Ok(w) => w,
+        Err(why) => {
+            warnings.push(format!(
+                "dns-sidecar: node cache {}: {why}; the sidecar asks the replicas directly",
+                node_cache.word()
+            ));
+            None
+        }
+    };
     let container = sidecar::container(&SidecarSpec {
         image: tuning.image.as_deref().unwrap_or(&s.image),
         pull_policy: tuning.pull_policy.as_deref().unwrap_or(&s.pull_policy),
@@ -191,6 +206,7 @@ pub fn decide(
         upstreams: &ups,
         fallback: s.cluster_dns.filter(|vip| !ups.contains(vip)),
         discover: s.discover.as_deref(),
+        node_cache: wiring.as_ref(),
         resources: resources(&s.resources, &tuning),
         extra_args: &tuning.proxy_args,
     });
@@ -230,13 +246,16 @@ pub fn decide(
     let mut after = before.clone();
     after["spec"]["dnsPolicy"] = json!("None");
     set_port_sysctl(&mut after["spec"], &mut warnings);
-    let status = json!({
+    let mut status = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "mode": match s.mode { Mode::Native => "native", Mode::Container => "container" },
         "upstreams": ups.iter().map(IpAddr::to_string).collect::<Vec<_>>(),
         "fallback": fallback.word(),
         "settings": tuning.applied,
     });
+    if wiring.is_some() {
+        status["nodeCache"] = json!(node_cache.word());
+    }
     if !after.get("metadata").is_some_and(Value::is_object) {
         after["metadata"] = json!({});
     }

@@ -9,6 +9,8 @@ pub mod config;
 pub mod dns_config;
 pub mod inject;
 pub mod metrics;
+pub mod mirror;
+pub mod node_cache;
 pub mod pod_os;
 pub mod ports;
 pub mod review;

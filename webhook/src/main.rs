@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use dns_sidecar_webhook::config::Args;
 use dns_sidecar_webhook::inject::UpstreamSource;
+use dns_sidecar_webhook::mirror;
 use dns_sidecar_webhook::server::{self, AppState};
 use dns_sidecar_webhook::tls::{self, ReloadingCert};
 use dns_sidecar_webhook::upstreams::{self, Upstreams};
@@ -56,6 +57,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Ok(client) => {
                 let ns = args.dns_namespace.clone();
                 match (&args.discover_service.0, args.upstream_source.as_str()) {
+                    (Some(svc), "endpointslices") if args.mirror() => {
+                        // Read CoreDNS's own Service; write the copy in our namespace.
+                        let from = args.mirror_from.0.clone().unwrap_or_default();
+                        let u = Upstreams::watched(UpstreamSource::EndpointSlices);
+                        tokio::spawn(upstreams::watch_endpoint_slices(
+                            client.clone(),
+                            ns,
+                            from,
+                            u.clone(),
+                        ));
+                        tokio::spawn(mirror::run(
+                            client,
+                            args.namespace.clone(),
+                            svc.clone(),
+                            u.clone(),
+                        ));
+                        u
+                    }
                     (Some(svc), "endpointslices") => {
                         let u = Upstreams::watched(UpstreamSource::EndpointSlices);
                         tokio::spawn(upstreams::watch_endpoint_slices(

@@ -42,6 +42,8 @@ pub struct SidecarSpec<'a> {
     /// The discovery Service's FQDN, followed with `--discover`.
     pub discover: Option<&'a str>,
     pub resources: Resources,
+    /// The node cache as the first tier (`node_cache::wiring`).
+    pub node_cache: Option<&'a crate::node_cache::Wiring>,
     /// Tuning flags from annotations, `--flag=value`.
     pub extra_args: &'a [String],
 }
@@ -88,6 +90,9 @@ pub fn container(s: &SidecarSpec) -> Value {
     if let Some(d) = s.discover {
         args.push(format!("--discover={d}"));
     }
+    if let Some(w) = s.node_cache {
+        args.push(w.arg.clone());
+    }
     if s.mode == Mode::Native {
         // Kubernetes stops a native sidecar only after every app container has exited:
         // nobody is left to answer, and a drain would only hold up Jobs and rollouts.
@@ -123,6 +128,9 @@ pub fn container(s: &SidecarSpec) -> Value {
             "seccompProfile": {"type": "RuntimeDefault"}
         }
     });
+    if let Some(env) = s.node_cache.and_then(|w| w.env.clone()) {
+        c["env"] = json!([env]);
+    }
     if s.mode == Mode::Native {
         c["restartPolicy"] = json!("Always");
     }

@@ -27,6 +27,8 @@ pub struct Upstreams {
     ips: RwLock<Arc<[IpAddr]>>,
     pub source: UpstreamSource,
     synced: AtomicBool,
+    /// Told after every update (the mirror writes on it).
+    changes: tokio::sync::Notify,
 }
 
 impl Upstreams {
@@ -35,6 +37,7 @@ impl Upstreams {
             ips: RwLock::new(ips.into()),
             source: UpstreamSource::Static,
             synced: true.into(),
+            changes: tokio::sync::Notify::new(),
         })
     }
 
@@ -43,6 +46,7 @@ impl Upstreams {
             ips: RwLock::new(Arc::from(Vec::new())),
             source,
             synced: false.into(),
+            changes: tokio::sync::Notify::new(),
         })
     }
 
@@ -57,6 +61,16 @@ impl Upstreams {
 
     fn set(&self, ips: Vec<IpAddr>) {
         *self.ips.write().unwrap_or_else(|e| e.into_inner()) = ips.into();
+    }
+
+    /// Waits for the next update.
+    pub async fn changed(&self) {
+        self.changes.notified().await
+    }
+
+    /// Wakes whoever waits in `changed`, as an update would.
+    pub fn poke(&self) {
+        self.changes.notify_one();
     }
 }
 
@@ -138,6 +152,7 @@ async fn follow<K>(
                 }
                 target.set(ips);
                 target.synced.store(true, Relaxed);
+                target.changes.notify_one();
             }
         }
     }

@@ -27,6 +27,8 @@ pub(super) enum Kind {
     PullPolicy,
     /// One of these words.
     OneOf(&'static [&'static str]),
+    /// `none`, `daemonset`, `cluster-dns` or an address (`node_cache::NodeCache`).
+    NodeCache,
 }
 
 /// What an annotation sets.
@@ -46,6 +48,7 @@ pub(super) enum PodField {
     Image,
     PullPolicy,
     Fallback,
+    NodeCache,
 }
 
 impl Sets {
@@ -61,6 +64,7 @@ impl Sets {
             Sets::Pod(PodField::Fallback) => {
                 "whether the pod's resolv.conf lists the cluster DNS after the sidecar"
             }
+            Sets::Pod(PodField::NodeCache) => "the sidecar's first tier (`--node-cache`)",
         }
     }
 }
@@ -190,6 +194,11 @@ pub(super) const KNOBS: &[Knob] = &[
         key: "fallback",
         sets: Sets::Pod(PodField::Fallback),
         kind: Kind::OneOf(&["cluster-dns", "none"]),
+    },
+    Knob {
+        key: "node-cache",
+        sets: Sets::Pod(PodField::NodeCache),
+        kind: Kind::NodeCache,
     },
     Knob {
         key: "autopath",

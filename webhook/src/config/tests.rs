@@ -22,6 +22,10 @@ fn bad_values_name_their_flag() {
         ("--discover-service", "kube-dns.kube-system"),
         ("--upstream-source", "pods"),
         ("--fallback", "vip"),
+        ("--discovery", "dns"),
+        ("--mirror-from", "kube-system/kube-dns"),
+        ("--node-cache", "node"),
+        ("--node-cache-port", "0"),
     ] {
         let err = parse(&[flag, value]).unwrap_err().to_string();
         assert!(err.contains(flag), "{flag}: {err}");
@@ -69,4 +73,36 @@ fn discovery_defaults_to_the_headless_service_and_can_be_turned_off() {
     assert_eq!(a.settings().discover, None);
     let a = parse(&["--discover-service", "none", "--upstreams", "10.0.0.1"]).unwrap();
     assert_eq!(a.check(), Ok(()));
+}
+
+#[test]
+fn mirrored_discovery_is_resolved_in_the_webhooks_namespace() {
+    let a = parse(&["--discovery", "mirror", "--namespace", "dns-system"]).unwrap();
+    assert_eq!(a.check(), Ok(()));
+    assert_eq!(
+        a.settings().discover.as_deref(),
+        Some("dns-sidecar-upstreams.dns-system.svc.cluster.local")
+    );
+    for bad in [
+        &["--discovery", "mirror", "--upstreams", "10.0.0.1"][..],
+        &["--discovery", "mirror", "--mirror-from", "none"],
+        &["--discovery", "mirror", "--upstream-source", "services"],
+    ] {
+        let err = parse(bad).unwrap().check().unwrap_err();
+        assert_eq!(err, ConfigError::MirrorNeedsWatch, "{bad:?}");
+        assert!(err.to_string().contains("--discovery mirror"));
+    }
+}
+
+#[test]
+fn the_node_cache_flag_reaches_the_settings() {
+    let s = parse(&["--node-cache", "daemonset", "--node-cache-port", "9053"])
+        .unwrap()
+        .settings();
+    assert_eq!(s.node_cache, crate::node_cache::NodeCache::DaemonSet);
+    assert_eq!(s.node_cache_port, 9053);
+    assert_eq!(
+        parse(&[]).unwrap().settings().node_cache,
+        crate::node_cache::NodeCache::None
+    );
 }

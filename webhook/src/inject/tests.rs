@@ -11,6 +11,7 @@ use super::*;
 use crate::dns_config;
 
 mod fixes;
+mod node_cache;
 mod shapes;
 mod tuning;
 
@@ -40,6 +41,8 @@ pub(crate) fn settings() -> Settings {
         dns_namespace: "kube-system".into(),
         discover: Some("dns-sidecar-upstreams.kube-system.svc.cluster.local".into()),
         fallback: Fallback::ClusterDns,
+        node_cache: NodeCache::None,
+        node_cache_port: 10053,
         admin_port: 9953,
         resources: Resources {
             cpu_request: Some("10m".into()),
