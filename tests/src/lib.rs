@@ -9,6 +9,7 @@
 //! images under a real container runtime), `injected` (a pod as the webhook changes it),
 //! `prom` (promtool and a real Prometheus).
 
+pub mod apiserver;
 pub mod ask;
 pub mod clients;
 pub mod crds;
