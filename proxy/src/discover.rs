@@ -93,8 +93,8 @@ const JITTER: f64 = 0.2;
 
 /// When to look next, `r` uniform in [0, 1): `next_interval` shortened by up to a fifth,
 /// never under the shortest bound.
-pub fn next_wait(outcome: &RoundResult, d: &Discover, r: f64) -> Duration {
-    crate::jitter::below(next_interval(outcome, d), JITTER, r).max(d.min_interval)
+pub fn next_wait(outcome: &RoundResult, d: &Discover, failed: u32, r: f64) -> Duration {
+    crate::jitter::below(next_interval(outcome, d, failed), JITTER, r).max(d.min_interval)
 }
 
 /// How long after a lookup a replica marked down may start the next one: the shortest
@@ -103,15 +103,21 @@ pub fn early_wait(d: &Discover, r: f64) -> Duration {
     d.min_interval.mul_f64(1.0 + JITTER * r.clamp(0.0, 1.0))
 }
 
-/// When to look next: at the records' TTL within the bounds; without one (no answer, or no
-/// address), at the shortest bound, as replicas may be on their way.
-pub fn next_interval(outcome: &RoundResult, d: &Discover) -> Duration {
+/// When to look next: at the records' TTL within the bounds; with no address listed, at
+/// the shortest bound, as replicas may be on their way; after `failed` rounds in a row got
+/// no answer at all, the shortest bound doubled per round after the first, up to the
+/// longest (the replicas are then likely overloaded, and every sidecar asking again every
+/// 2 s would add to it).
+pub fn next_interval(outcome: &RoundResult, d: &Discover, failed: u32) -> Duration {
     match outcome {
         RoundResult::Found(_, Some(ttl)) => {
             Duration::from_secs(u64::from(*ttl)).clamp(d.min_interval, d.max_interval)
         }
         RoundResult::Found(_, None) => d.max_interval,
-        RoundResult::Empty | RoundResult::Failed => d.min_interval,
+        RoundResult::Empty => d.min_interval,
+        RoundResult::Failed => (d.min_interval
+            * 2u32.saturating_pow(failed.saturating_sub(1).min(16)))
+        .min(d.max_interval),
     }
 }
 
@@ -144,9 +150,15 @@ pub async fn run(
     // The injected replicas are current when the pod starts: the first lookup comes within
     // the shortest bound, at a random point, so a Job's thousand pods do not ask at once.
     tokio::time::sleep(d.min_interval.mul_f64(crate::jitter::unit())).await;
+    let mut failed = 0u32;
     loop {
         let started = Instant::now();
         let outcome = round(&pool, &d, budget, &remember).await;
+        failed = if outcome == RoundResult::Failed {
+            failed.saturating_add(1)
+        } else {
+            0
+        };
         match &outcome {
             RoundResult::Failed => log::warn!("--discover {}: lookup failed", d.name),
             RoundResult::Empty => log::warn!("--discover {}: no ready replica listed", d.name),
@@ -161,7 +173,7 @@ pub async fn run(
         // A failure seen during the round itself does not start another at once.
         let _ = timeout(Duration::ZERO, pool.replica_failed.notified()).await;
         tokio::select! {
-            _ = sleep_until(started + next_wait(&outcome, &d, crate::jitter::unit())) => {}
+            _ = sleep_until(started + next_wait(&outcome, &d, failed, crate::jitter::unit())) => {}
             _ = pool.replica_failed.notified() => {
                 sleep_until(started + early_wait(&d, crate::jitter::unit())).await;
             }
@@ -263,7 +275,7 @@ mod tests {
             min_interval: Duration::from_secs(2),
             max_interval: Duration::from_secs(30),
         };
-        let at = |ttl| next_interval(&RoundResult::Found(vec![sa("10.0.0.2:53")], ttl), &d);
+        let at = |ttl| next_interval(&RoundResult::Found(vec![sa("10.0.0.2:53")], ttl), &d, 0);
         assert_eq!(at(Some(5)), Duration::from_secs(5), "CoreDNS's default ttl");
         assert_eq!(at(Some(0)), Duration::from_secs(2), "never a busy loop");
         assert_eq!(
@@ -273,9 +285,22 @@ mod tests {
         );
         assert_eq!(at(None), Duration::from_secs(30));
         assert_eq!(
-            next_interval(&RoundResult::Failed, &d),
+            next_interval(&RoundResult::Failed, &d, 1),
             Duration::from_secs(2),
             "without an answer, soon again"
+        );
+        let backoff: Vec<u64> = (1..=6)
+            .map(|n| next_interval(&RoundResult::Failed, &d, n).as_secs())
+            .collect();
+        assert_eq!(
+            backoff,
+            [2, 4, 8, 16, 30, 30],
+            "then backing off to the longest"
+        );
+        assert_eq!(
+            next_interval(&RoundResult::Empty, &d, 0),
+            Duration::from_secs(2),
+            "answered with no replica: replicas may be on their way"
         );
     }
 
@@ -291,13 +316,13 @@ mod tests {
         let found = RoundResult::Found(vec![sa("10.0.0.2:53")], Some(30));
         let waits: Vec<_> = [0.0, 0.5, 0.999]
             .iter()
-            .map(|r| next_wait(&found, &d, *r))
+            .map(|r| next_wait(&found, &d, 0, *r))
             .collect();
         assert_eq!(waits[0], Duration::from_secs(30), "never past the TTL");
         assert_eq!(waits[1], Duration::from_secs(27));
         assert!(waits[2] > Duration::from_secs(24), "{:?}", waits[2]);
         assert_eq!(
-            next_wait(&RoundResult::Failed, &d, 0.9),
+            next_wait(&RoundResult::Failed, &d, 1, 0.9),
             Duration::from_secs(2),
             "never under the shortest bound"
         );

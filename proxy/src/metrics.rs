@@ -62,6 +62,8 @@ pub struct Metrics {
     pub kept_up: AtomicU64,
     /// Queries refused because `--allow-from` leaves their source out.
     pub refused_clients: AtomicU64,
+    /// Due probes not sent because client queries to the upstream were being answered.
+    pub probes_skipped: AtomicU64,
     /// `--metrics-compat coredns`: CoreDNS's series too.
     pub coredns: coredns::Compat,
 }

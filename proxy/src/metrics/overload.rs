@@ -21,11 +21,16 @@ impl Metrics {
                 self.extra_denied[d as usize].load(Relaxed)
             );
         }
-        let counters = [
+        let counters: [(&str, &str, u64); 3] = [
             (
                 "shed_total",
                 "Questions answered at once (stale or SERVFAIL) because every replica was overloaded and out of sending credit.",
                 self.shed.load(Relaxed),
+            ),
+            (
+                "probes_skipped_total",
+                "Health probes not sent because the upstream's client queries were being answered.",
+                self.probes_skipped.load(Relaxed),
             ),
             (
                 "upstream_kept_up_total",

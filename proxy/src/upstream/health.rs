@@ -219,6 +219,22 @@ impl Health {
         self.probe.is_some_and(|pr| pr.at <= now)
     }
 
+    /// Whether a due probe is still worth its packet: not for an upstream that is up and
+    /// answered something (SERVFAIL too) within `window`, whose client traffic already
+    /// shows it alive. Then the probe is dropped; one that is down, or silent, is probed.
+    /// An overloaded CoreDNS is spared a probe from every sidecar after every loss.
+    pub fn probe_needed(&mut self, now: Instant, window: Duration) -> bool {
+        let alive = self
+            .load
+            .answered_at
+            .is_some_and(|t| now.saturating_duration_since(t) <= window);
+        if self.is_up() && alive {
+            self.probe = None;
+            return false;
+        }
+        true
+    }
+
     /// Lower is better: expected latency, inflated by load and by recent failures. An
     /// upstream never measured scores as the fastest, so a new replica gets explored.
     pub fn score(&self, now: Instant) -> f64 {

@@ -11,20 +11,31 @@ use crate::wire::Ask;
 
 impl Pool {
     /// Probes failing and down upstreams with `. IN NS` (as CoreDNS's forward plugin
-    /// does), backing off while they stay silent. Sleeps while no upstream is failing.
+    /// does), backing off while they stay silent, and not those whose client queries are
+    /// answered (`Health::probe_needed`). Sleeps while no upstream is failing.
     pub async fn run_prober(self: Arc<Self>) {
         loop {
             let now = Instant::now();
             let mut earliest: Option<Instant> = None;
             for up in self.snapshot().iter() {
                 let mut h = lock(&up.health);
-                let Some(pr) = h.probe.as_mut() else { continue };
-                if pr.at > now {
-                    earliest = Some(earliest.map_or(pr.at, |e| e.min(pr.at)));
+                let Some(at) = h.probe.map(|pr| pr.at) else {
+                    continue;
+                };
+                if at > now {
+                    earliest = Some(earliest.map_or(at, |e| e.min(at)));
+                    continue;
+                }
+                if !h.probe_needed(now, self.cfg.attempt_timeout) {
+                    self.metrics
+                        .probes_skipped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     continue;
                 }
                 // Not again before this probe has had its time.
-                pr.at = now + self.cfg.attempt_timeout + pr.backoff;
+                if let Some(pr) = h.probe.as_mut() {
+                    pr.at = now + self.cfg.attempt_timeout + pr.backoff;
+                }
                 drop(h);
                 let (pool, up) = (self.clone(), up.clone());
                 tokio::spawn(async move {

@@ -65,6 +65,13 @@ enum Scenario {
     Queue,
     Dead,
     Cold,
+    /// Every node cache SIGKILLed (as by the OOM killer), restarted a second later.
+    NodeKill,
+    /// Every node cache gone (its pod deleted), the new one up 5 s later: a rollout.
+    NodeRoll,
+    /// The pods of one app each resolving the same 50 cluster names by FQDN, each name
+    /// every 2.5 s (no walk): what a cache shared by the node saves.
+    Shared,
 }
 
 impl Scenario {
@@ -76,6 +83,9 @@ impl Scenario {
             "queue" => Scenario::Queue,
             "dead" => Scenario::Dead,
             "cold" => Scenario::Cold,
+            "node-kill" => Scenario::NodeKill,
+            "node-roll" => Scenario::NodeRoll,
+            "shared" => Scenario::Shared,
             _ => return None,
         })
     }
@@ -112,7 +122,10 @@ fn opts() -> Opts {
             nodes: num("--nodes", "2") as usize,
             pods_per_node: num("--pods", "10") as usize,
             replicas: num("--replicas", "2") as usize,
-            zones: ZoneSpec::default(),
+            zones: ZoneSpec {
+                cluster_ttl: num("--cluster-ttl", "5") as u32,
+                ..ZoneSpec::default()
+            },
         },
         seconds: num("--seconds", "20"),
         capacity: num("--capacity", "200") as u32,
@@ -120,10 +133,13 @@ fn opts() -> Opts {
             .iter()
             .map(|s| Setup::parse(s).unwrap_or_else(|| panic!("--setups: unknown {s:?}")))
             .collect(),
-        scenarios: list("--scenarios", "steady,under,overload,queue,dead,cold")
-            .iter()
-            .map(|s| Scenario::parse(s).unwrap_or_else(|| panic!("--scenarios: unknown {s:?}")))
-            .collect(),
+        scenarios: list(
+            "--scenarios",
+            "steady,under,overload,queue,dead,cold,node-kill,node-roll",
+        )
+        .iter()
+        .map(|s| Scenario::parse(s).unwrap_or_else(|| panic!("--scenarios: unknown {s:?}")))
+        .collect(),
         bin: std::env::var_os("DNS_SIDECAR_PROXY_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(dns_sidecar_tests::proxy_bin),
@@ -143,52 +159,58 @@ fn steady_load() -> Load {
     }
 }
 
+/// Issue 19's workload: 50 cluster names by FQDN, each every 2.5 s.
+fn shared_load() -> Load {
+    Load::Periodic {
+        names: (0..50)
+            .map(|i| format!("svc{i}.default.svc.cluster.local."))
+            .collect(),
+        every: Duration::from_millis(2500),
+    }
+}
+
 struct Bench {
     fleet: Fleet,
     o: Opts,
 }
 
+/// Starts every pod's sidecar of setup `s` (none for the setups without one) at once, each
+/// with the setup's first tier, then waits until each answers.
+fn start_sidecars(f: &mut Fleet, s: Setup, bin: &std::path::Path) {
+    if !matches!(s, Setup::Sidecar | Setup::TwoTier | Setup::TwoTierNodeLocal) {
+        return;
+    }
+    let tier_args = sidecar_tier_args(s);
+    for p in 0..f.pods.len() {
+        let extra = tier_args(f, p);
+        f.start_sidecar(p, bin, &extra);
+    }
+    for p in 0..f.pods.len() {
+        f.await_sidecar(p);
+    }
+}
+
+/// Starts the node caches of setup `s` on every node.
+fn start_node_caches(f: &mut Fleet, s: Setup, bin: &std::path::Path) {
+    for k in 0..f.nodes.len() {
+        match s {
+            Setup::NodeLocal | Setup::TwoTierNodeLocal => f.start_node_local(k),
+            Setup::TwoTier => f.start_node_tier(k, bin, &[]),
+            Setup::Direct | Setup::Sidecar => {}
+        }
+    }
+}
+
 impl Bench {
     fn start(&mut self, s: Setup) {
-        let nodes = self.fleet.nodes.len();
-        match s {
-            Setup::Direct => {}
-            Setup::NodeLocal | Setup::TwoTierNodeLocal => {
-                for k in 0..nodes {
-                    self.fleet.start_node_local(k);
-                }
-            }
-            Setup::Sidecar => {}
-            Setup::TwoTier => {
-                for k in 0..nodes {
-                    let bin = self.o.bin.clone();
-                    self.fleet.start_node_tier(k, &bin, &[]);
-                }
-            }
-        }
+        let bin = self.o.bin.clone();
+        start_node_caches(&mut self.fleet, s, &bin);
         self.start_sidecars(s);
     }
 
     fn start_sidecars(&mut self, s: Setup) {
         let bin = self.o.bin.clone();
-        match s {
-            Setup::Sidecar => self.fleet.start_sidecars(&bin, &[]),
-            Setup::TwoTier => {
-                for p in 0..self.fleet.pods.len() {
-                    let ip = dns_sidecar_tests::fleet::node_ip(self.fleet.pods[p].node);
-                    let tier = format!(
-                        "--node-cache={ip}:{}",
-                        dns_sidecar_tests::fleet::NODE_TIER_PORT
-                    );
-                    self.fleet.start_sidecar(p, &bin, &[tier]);
-                }
-            }
-            Setup::TwoTierNodeLocal => {
-                let tier = format!("--node-cache={}", dns_sidecar_tests::fleet::NODE_LOCAL);
-                self.fleet.start_sidecars(&bin, &[tier]);
-            }
-            Setup::Direct | Setup::NodeLocal => {}
-        }
+        start_sidecars(&mut self.fleet, s, &bin);
     }
 
     fn stop(&mut self) {
@@ -254,10 +276,15 @@ fn main() {
             b.fleet.set_faults(Fault::None);
             let total = f64::from(cap * replicas);
             let (row, seconds) = match sc {
-                Scenario::Steady => {
+                Scenario::Steady | Scenario::Shared => {
                     b.fleet.track_sources(false);
                     let z = b.o.spec.zones;
-                    let r = b.measure(s, &steady_load(), 6, secs, |f| f.track_sources(true));
+                    let load = if *sc == Scenario::Shared {
+                        shared_load()
+                    } else {
+                        steady_load()
+                    };
+                    let r = b.measure(s, &load, 6, secs, |f| f.track_sources(true));
                     b.fleet.track_sources(false);
                     let (worst, pairs) = per_ttl(&b.fleet.by_source(), z, secs);
                     refreshes.push((s, worst, pairs));
@@ -275,6 +302,11 @@ fn main() {
                     let times = if *sc == Scenario::Under { 0.5 } else { 2.0 };
                     let load = Load::Distinct {
                         rate: times * total / pods as f64,
+                        tag: match sc {
+                            Scenario::Under => "under",
+                            Scenario::Queue => "queue",
+                            _ => "over",
+                        },
                     };
                     b.measure(s, &load, 0, secs.min(10), |_| {})
                 }
@@ -283,21 +315,23 @@ fn main() {
                     f.set_fault(0, Fault::Dead);
                 }),
                 Scenario::Cold => {
-                    let restart =
-                        matches!(s, Setup::Sidecar | Setup::TwoTier | Setup::TwoTierNodeLocal);
                     let bin = b.o.bin.clone();
-                    let long = secs.max(40);
-                    let tier_args = sidecar_tier_args(s);
-                    b.measure(s, &steady_load(), 6, long, move |f| {
+                    b.measure(s, &steady_load(), 6, secs.max(40), move |f| {
                         std::thread::sleep(Duration::from_secs(5));
-                        if restart {
-                            // A rollout of the app: every pod replaced at once, caches cold.
-                            f.stop_sidecars();
-                            for p in 0..f.pods.len() {
-                                let extra = tier_args(f, p);
-                                f.start_sidecar(p, &bin, &extra);
-                            }
+                        // A rollout of the app: every pod replaced at once, caches cold.
+                        f.stop_sidecars();
+                        start_sidecars(f, s, &bin);
+                    })
+                }
+                Scenario::NodeKill | Scenario::NodeRoll => {
+                    let (bin, kill) = (b.o.bin.clone(), *sc == Scenario::NodeKill);
+                    b.measure(s, &steady_load(), 6, secs, move |f| {
+                        std::thread::sleep(Duration::from_secs(secs / 3));
+                        for k in 0..f.nodes.len() {
+                            f.kill_node_cache(k);
                         }
+                        std::thread::sleep(Duration::from_secs(if kill { 1 } else { 5 }));
+                        start_node_caches(f, s, &bin);
                     })
                 }
             };
@@ -423,5 +457,8 @@ fn describe(sc: Scenario, o: &Opts) -> String {
         Scenario::Queue => format!("A 2x overload from a queue: the replicas answer {} q/s in arrival order, late; a query that would wait over 800 ms is dropped ({} q/s offered)", total, total * 2),
         Scenario::Dead => format!("A dead replica: the steady load, replica 0's node dies a third of the way in ({} s measured)", o.seconds),
         Scenario::Cold => "Every pod's cache cold at once: the steady load, every sidecar restarted together 5 s in (a rollout of the app)".to_string(),
+        Scenario::NodeKill => format!("The node cache OOM-killed: the steady load, every node's cache killed (SIGKILL) a third of the way in and restarted a second later ({} s measured; setups without a node cache are unaffected)", o.seconds),
+        Scenario::Shared => format!("A cache shared by the node: each pod resolves the same 50 cluster names by FQDN, each every 2.5 s; cluster TTL {} s ({} s measured)", o.spec.zones.cluster_ttl, o.seconds),
+        Scenario::NodeRoll => format!("The node cache rolled: the steady load, every node's cache gone a third of the way in, the new one up 5 s later ({} s measured)", o.seconds),
     }
 }

@@ -23,8 +23,9 @@ const NDOTS: usize = 5;
 pub enum Load {
     /// Each name looked up every `every`, each at a random phase.
     Periodic { names: Vec<String>, every: Duration },
-    /// Names never asked before (`u<n>-p<pod>.load.example.org.`), `rate` a second per pod.
-    Distinct { rate: f64 },
+    /// Names never asked before (`<tag>-u<n>-p<pod>.load.example.org.`), `rate` a second
+    /// per pod; `tag` keeps runs apart, so no run finds another's names in a cache.
+    Distinct { rate: f64, tag: &'static str },
 }
 
 /// One lookup: when it started (from the run's start), how long it took, how it ended.
@@ -129,12 +130,12 @@ async fn run_pod(t: Target, load: Load, pod: usize, start: Instant, duration: Du
                 }));
             }
         }
-        Load::Distinct { rate } => {
+        Load::Distinct { rate, tag } => {
             let n = (rate * duration.as_secs_f64()) as usize;
             for i in 0..n {
                 let at = start + Duration::from_secs_f64(i as f64 / rate);
                 tokio::time::sleep_until(at.into()).await;
-                let name = format!("u{i}-p{pod}.load.example.org.");
+                let name = format!("{tag}-u{i}-p{pod}.load.example.org.");
                 let t = t.clone();
                 tasks.push(tokio::spawn(async move {
                     let mut run = PodRun::default();

@@ -220,3 +220,33 @@ fn a_replica_back_from_down_is_unmeasured_whatever_the_probe_took() {
     assert!(suspect.srtt(t0).is_some());
     assert_eq!(suspect.fails, 0);
 }
+
+#[test]
+fn a_probe_is_dropped_while_client_queries_are_answered() {
+    let p = HealthPolicy::default();
+    let t0 = t0();
+    let w = ms(1000);
+    let mut busy = Health::default();
+    busy.on_success(t0, ms(1));
+    busy.on_failure(t0 + ms(10), false, &p);
+    assert!(busy.probe_due(t0 + ms(400)));
+    assert!(
+        !busy.probe_needed(t0 + ms(400), w),
+        "it answered 400 ms ago"
+    );
+    assert_eq!(busy.probe, None, "dropped, not postponed");
+    let mut silent = Health::default();
+    silent.on_success(t0, ms(1));
+    silent.on_failure(t0 + ms(10), false, &p);
+    assert!(
+        silent.probe_needed(t0 + ms(1500), w),
+        "nothing for 1.5 s: probed"
+    );
+    let mut down = Health::default();
+    down.on_success(t0, ms(1));
+    down.on_failure(t0, true, &p);
+    assert!(
+        down.probe_needed(t0 + ms(10), w),
+        "a down replica is always probed"
+    );
+}
