@@ -218,12 +218,14 @@ fn a_replica_that_comes_back_is_used_again() {
     wait_until(Duration::from_secs(15), || {
         i += 1;
         c.getent(&format!("svc{i}"));
-        c.pod_http("/metrics").contains(&format!("{up0} 0"))
+        let m = c.pod_http("/metrics");
+        m.contains(&format!("upstream=\"{}:53\"", netns::replica_vip(0)))
+            && dns_sidecar_tests::metric(&m, &up0) == 0.0
     })
     .expect("the dead replica is marked down");
     c.blackhole(0, false);
     wait_until(Duration::from_secs(15), || {
-        c.pod_http("/metrics").contains(&format!("{up0} 1"))
+        dns_sidecar_tests::metric(&c.pod_http("/metrics"), &up0) == 1.0
     })
     .expect("a probe brings it back");
     let before = c.packets_to(0);
