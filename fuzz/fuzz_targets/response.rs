@@ -17,6 +17,7 @@ fn policy() -> CachePolicy {
         min_ttl: 5,
         max_ttl: 3600,
         negative_ttl: 60,
+        soa_less_negative_ttl: 0,
         servfail_ttl: 2,
         stale_window: Some(Duration::from_secs(60)),
         prefetch: true,

@@ -32,6 +32,9 @@ pub struct CachePolicy {
     pub min_ttl: u32,
     pub max_ttl: u32,
     pub negative_ttl: u32,
+    /// How long a negative answer without an SOA is kept (0: not at all, RFC 2308 §5);
+    /// set where a resolver in between drops the authority section (Istio ambient).
+    pub soa_less_negative_ttl: u32,
     pub servfail_ttl: u32,
     /// How long past expiry an entry may still be served when upstreams fail; None: never.
     pub stale_window: Option<Duration>,
@@ -50,8 +53,12 @@ impl CachePolicy {
     pub fn ttl_for(&self, answer: &Answer) -> Option<u32> {
         let ttl = match answer.kind() {
             Kind::Positive => answer.upstream_ttl()?.clamp(self.min_ttl, self.cap()),
-            // RFC 2308 §5: without an SOA there is no negative TTL to go by.
-            Kind::Negative => answer.upstream_ttl()?.min(self.negative_ttl),
+            // RFC 2308 §5: without an SOA there is no negative TTL to go by, unless the
+            // operator gives one (a resolver in between dropped the SOA).
+            Kind::Negative => match answer.upstream_ttl() {
+                Some(t) => t.min(self.negative_ttl),
+                None => self.soa_less_negative_ttl.min(self.negative_ttl),
+            },
             Kind::Failure if answer.rcode() == crate::wire::rcode::SERVFAIL => self.servfail_ttl,
             Kind::Failure => return None,
         };

@@ -72,6 +72,9 @@ pub enum ConfigError {
     QueryTimeout,
 }
 
+/// How long `--upstream-mode logical` keeps a negative answer that came without an SOA.
+const SOA_LESS_NEGATIVE_TTL: u32 = 5;
+
 fn is_own(addr: &SocketAddr, listen: &[SocketAddr]) -> bool {
     listen.iter().any(|l| {
         l.port() == addr.port()
@@ -139,14 +142,17 @@ impl Config {
         if a.query_timeout < Duration::from_millis(10) {
             return Err(ConfigError::QueryTimeout);
         }
+        let logical = a.upstream_mode == "logical";
         let cache = CachePolicy {
             capacity: NonZeroUsize::new(a.cache_size as usize).unwrap_or(NonZeroUsize::MIN),
             max_bytes: a.cache_bytes,
-            min_ttl: secs(a.min_ttl),
+            // TTL-strict: a record is never served past the TTL it came with.
+            min_ttl: if a.ttl_strict { 0 } else { secs(a.min_ttl) },
             max_ttl: secs(a.max_ttl),
             negative_ttl: secs(a.negative_ttl),
+            soa_less_negative_ttl: if logical { SOA_LESS_NEGATIVE_TTL } else { 0 },
             servfail_ttl: secs(a.servfail_ttl),
-            stale_window: (!a.stale_max.is_zero()).then_some(a.stale_max),
+            stale_window: (!a.stale_max.is_zero() && !a.ttl_strict).then_some(a.stale_max),
             prefetch: a.prefetch,
         };
         let health = HealthPolicy {
@@ -159,11 +165,12 @@ impl Config {
             ..HealthPolicy::default()
         };
         Ok(Config {
+            // Logical: the records describe replicas this proxy cannot reach by address.
+            discover: if logical { None } else { discover },
             listen: a.listen,
             upstreams,
             resolv_conf: a.resolv_conf.clone(),
             coredns_metrics: a.metrics_compat == "coredns",
-            discover,
             cache,
             pool: PoolConfig {
                 node_cache: a.node_cache,
@@ -175,6 +182,8 @@ impl Config {
                 },
                 attempt_timeout: a.upstream_timeout.min(a.query_timeout),
                 tcp: a.upstream_tcp,
+                refused_final: a.ttl_strict,
+                logical,
             },
             engine: EngineConfig {
                 allow_from: a.allow_from,

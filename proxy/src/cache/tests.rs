@@ -10,6 +10,7 @@ fn policy() -> CachePolicy {
         min_ttl: 5,
         max_ttl: 3600,
         negative_ttl: 60,
+        soa_less_negative_ttl: 0,
         servfail_ttl: 2,
         stale_window: Some(Duration::from_secs(600)),
         prefetch: true,
@@ -98,6 +99,20 @@ fn ttl_clamps() {
         p.ttl_for(&Answer::from_upstream(&no_soa).unwrap()),
         None,
         "no SOA, no negative caching"
+    );
+    let ambient = CachePolicy {
+        soa_less_negative_ttl: 5,
+        ..policy()
+    };
+    assert_eq!(
+        ambient.ttl_for(&Answer::from_upstream(&no_soa).unwrap()),
+        Some(5),
+        "a resolver in between dropped the SOA: the operator's TTL"
+    );
+    assert_eq!(
+        ambient.ttl_for(&nxdomain(300, 2)),
+        Some(2),
+        "an SOA that came still rules"
     );
     assert_eq!(
         p.ttl_for(&Answer::servfail(crate::wire::Key::of(&key("x")))),

@@ -93,6 +93,21 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_RETRY_MIN_PER_SECOND", value_parser = parse_rate, default_value = dns_sidecar_ops::defaults::RETRY_MIN_PER_SECOND)]
     pub retry_min_per_second: f64,
 
+    /// "replicas": the upstreams are the CoreDNS replicas, each with its own health.
+    /// "logical": every upstream address reaches one resolver (Istio ambient's ztunnel
+    /// captures port 53 and re-resolves through the cluster DNS): only resends, no hedge or
+    /// move to "another" address, --discover not run, and negative answers without an SOA
+    /// (which ztunnel drops) kept for 5 s.
+    #[arg(long, env = "DNS_SIDECAR_UPSTREAM_MODE", default_value = "replicas", value_parser = ["replicas", "logical"])]
+    pub upstream_mode: String,
+
+    /// Never serve a record longer than the upstream's TTL left: no --min-ttl clamp, no
+    /// stale answers; and REFUSED is passed through as the answer without counting against
+    /// the replica. For pods under Cilium FQDN policy, which drops connections to an
+    /// address whose TTL it saw expire.
+    #[arg(long, env = "DNS_SIDECAR_TTL_STRICT")]
+    pub ttl_strict: bool,
+
     /// Consecutive failures that mark an upstream down until a probe succeeds.
     #[arg(long, env = "DNS_SIDECAR_MAX_FAILS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_fails: u32,

@@ -136,3 +136,48 @@ fn units() {
     assert_eq!(parse_bytes("512k"), Ok(512 << 10));
     assert!(parse_bytes("x").is_err());
 }
+
+#[test]
+fn ttl_strict_serves_nothing_past_the_upstreams_ttl_and_takes_refused_as_an_answer() {
+    let plain = Config::from_args(args(&["--upstream", "10.0.0.1"]).unwrap(), None).unwrap();
+    assert_eq!(plain.cache.min_ttl, 5);
+    assert!(!plain.pool.refused_final);
+    let c = Config::from_args(
+        args(&["--upstream", "10.0.0.1", "--ttl-strict", "--min-ttl", "30s"]).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        c.cache.min_ttl, 0,
+        "no upward clamp, whatever --min-ttl says"
+    );
+    assert_eq!(c.cache.stale_window, None, "no stale answers");
+    assert!(c.pool.refused_final);
+}
+
+#[test]
+fn a_logical_upstream_has_no_discovery_and_keeps_soa_less_denials_briefly() {
+    let c = Config::from_args(
+        args(&[
+            "--upstream",
+            "10.96.0.10",
+            "--discover",
+            "dns-sidecar-upstreams.kube-system.svc.cluster.local",
+            "--upstream-mode",
+            "logical",
+        ])
+        .unwrap(),
+        None,
+    )
+    .unwrap();
+    assert!(c.pool.logical);
+    assert_eq!(c.discover, None);
+    assert_eq!(c.cache.soa_less_negative_ttl, 5);
+    let r = Config::from_args(args(&["--upstream", "10.0.0.1"]).unwrap(), None).unwrap();
+    assert!(!r.pool.logical);
+    assert_eq!(r.cache.soa_less_negative_ttl, 0, "RFC 2308 §5 by default");
+    assert!(args(&["--upstream-mode", "ambient"])
+        .unwrap_err()
+        .to_string()
+        .contains("--upstream-mode"));
+}

@@ -46,6 +46,10 @@ pub enum Action {
 pub trait Chooser {
     /// The best upstream not in `exclude` (a bit set), if any is worth a packet.
     fn pick(&mut self, exclude: u64) -> Option<usize>;
+    /// The best of the `silent` upstreams (a bit set) to send the question to again.
+    fn pick_again(&mut self, silent: u64) -> Option<usize> {
+        self.pick(!silent)
+    }
     /// How long to wait on upstream `i` just asked: its hedge delay while `others_left`,
     /// else its retransmission interval after `resent` resends.
     fn wait(&self, i: usize, others_left: bool, resent: u32) -> Duration;
@@ -56,6 +60,9 @@ pub trait Chooser {
 
 #[derive(Debug, Default)]
 pub struct Attempts {
+    /// REFUSED is the answer (a DNS policy's verdict, as Cilium's), not a reason to ask
+    /// another upstream.
+    refused_final: bool,
     /// Bit sets of upstreams asked, and of those that have answered or failed.
     tried: u64,
     done: u64,
@@ -76,6 +83,14 @@ impl Attempts {
         Attempts::default()
     }
 
+    /// A plan in which REFUSED ends the question as any answer does (`--ttl-strict`).
+    pub fn refused_final(refused_final: bool) -> Attempts {
+        Attempts {
+            refused_final,
+            ..Attempts::default()
+        }
+    }
+
     /// Takes one event (None to start, and after an `Ask`) and says what to do next.
     pub fn step(&mut self, now: Instant, event: Option<Event>, c: &mut dyn Chooser) -> Action {
         let started = *self.started.get_or_insert_with(|| {
@@ -86,7 +101,8 @@ impl Attempts {
             None | Some(Event::Deadline) => {}
             Some(Event::Answer { upstream, rcode }) => {
                 self.settle(upstream);
-                if rcode != crate::wire::rcode::SERVFAIL && rcode != crate::wire::rcode::REFUSED {
+                let refused = rcode == crate::wire::rcode::REFUSED;
+                if rcode != crate::wire::rcode::SERVFAIL && (!refused || self.refused_final) {
                     return Action::Done;
                 }
                 self.hurry(now, c);
@@ -102,7 +118,7 @@ impl Attempts {
             let fresh = c.pick(self.tried);
             let silent = self.tried & !self.done;
             let resend = if fresh.is_none() && self.retransmits < MAX_RETRANSMITS {
-                c.pick(!silent)
+                c.pick_again(silent)
             } else {
                 None
             };

@@ -21,7 +21,16 @@ pub(super) struct PoolChooser<'a> {
 
 impl Chooser for PoolChooser<'_> {
     fn pick(&mut self, exclude: u64) -> Option<usize> {
+        // One logical resolver behind every address: once one was asked there is no other
+        // to ask, only the same one again (a resend).
+        if self.pool.cfg.logical && exclude != 0 {
+            return None;
+        }
         pick(self.set, exclude)
+    }
+
+    fn pick_again(&mut self, silent: u64) -> Option<usize> {
+        pick(self.set, !silent)
     }
 
     fn wait(&self, i: usize, others_left: bool, resent: u32) -> Duration {

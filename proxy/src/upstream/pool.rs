@@ -32,6 +32,10 @@ pub struct PoolConfig {
     pub budget: BudgetPolicy,
     pub attempt_timeout: Duration,
     pub tcp: bool,
+    /// REFUSED is an answer, not a failing upstream (`--ttl-strict`).
+    pub refused_final: bool,
+    /// Every address reaches one resolver (`--upstream-mode logical`).
+    pub logical: bool,
 }
 
 pub struct Pool {
@@ -173,7 +177,7 @@ impl Pool {
             return Err(ForwardError::NoUpstreams);
         }
         let (tx, mut rx) = mpsc::channel::<(usize, Attempt)>(set.len() + MAX_RETRANSMITS as usize);
-        let mut plan = Attempts::new();
+        let mut plan = Attempts::refused_final(self.cfg.refused_final);
         let mut chooser = PoolChooser {
             pool: self,
             set: &set,
@@ -211,7 +215,8 @@ impl Pool {
                     event = Some(match got {
                         Ok(resp) => {
                             let rcode = (resp[3] & 0xF) as u16;
-                            if rcode == wire::rcode::SERVFAIL || rcode == wire::rcode::REFUSED {
+                            let refused = rcode == wire::rcode::REFUSED && !self.cfg.refused_final;
+                            if rcode == wire::rcode::SERVFAIL || refused {
                                 last_resort = Some(resp);
                             } else {
                                 answer = Some(resp);
@@ -263,7 +268,8 @@ impl Pool {
                 let mut h = lock(&up.health);
                 h.inflight = h.inflight.saturating_sub(1);
                 let rcode = (resp[3] & 0xF) as u16;
-                if rcode == wire::rcode::SERVFAIL || rcode == wire::rcode::REFUSED {
+                let refused = rcode == wire::rcode::REFUSED && !self.cfg.refused_final;
+                if rcode == wire::rcode::SERVFAIL || refused {
                     h.on_error_reply(now, rtt);
                 } else {
                     h.on_success(now, rtt);

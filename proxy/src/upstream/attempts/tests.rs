@@ -230,3 +230,30 @@ fn a_spent_budget_still_takes_a_late_answer_to_the_first_attempt() {
     };
     assert_eq!(a.step(t0 + ms(400), Some(answer), c), Action::Done);
 }
+
+#[test]
+fn refused_is_the_answer_when_a_dns_policy_gives_it() {
+    let refused = Event::Answer {
+        upstream: 0,
+        rcode: rcode::REFUSED,
+    };
+    let (t0, c) = (Instant::now(), &mut fixed(2));
+    let mut a = Attempts::refused_final(true);
+    a.step(t0, None, c);
+    a.step(t0, None, c);
+    assert_eq!(
+        a.step(t0 + ms(1), Some(refused), c),
+        Action::Done,
+        "passed through"
+    );
+    assert!(c.asked.is_empty(), "no other replica asked");
+    let (t0, c) = (Instant::now(), &mut fixed(2));
+    let mut a = Attempts::new();
+    a.step(t0, None, c);
+    a.step(t0, None, c);
+    assert_eq!(
+        a.step(t0 + ms(1), Some(refused), c),
+        ask(1, false),
+        "otherwise a REFUSED replica is moved on from"
+    );
+}

@@ -22,12 +22,23 @@ fn pool_with_tiers(
     addrs: &[SocketAddr],
     fallbacks: &[SocketAddr],
 ) -> (Arc<Pool>, Arc<Metrics>) {
+    pool_of(node_cache, addrs, fallbacks, false)
+}
+
+fn pool_of(
+    node_cache: &[SocketAddr],
+    addrs: &[SocketAddr],
+    fallbacks: &[SocketAddr],
+    logical: bool,
+) -> (Arc<Pool>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::default());
     let cfg = PoolConfig {
         node_cache: node_cache.to_vec(),
         fallback: fallbacks.to_vec(),
         health: HealthPolicy::default(),
         budget: BudgetPolicy::default(),
+        refused_final: false,
+        logical,
         attempt_timeout: Duration::from_secs(1),
         tcp: false,
     };
@@ -232,4 +243,28 @@ async fn the_fallback_waits_for_the_node_cache_and_the_replicas_both() {
     let (pool, _) = pool_with_tiers(&[vip], &[closed_port()], &[vip]);
     let tiers: Vec<_> = pool.snapshot().iter().map(|u| u.tier).collect();
     assert_eq!(tiers, vec![Tier::NodeCache, Tier::Replica]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_logical_resolver_gets_resends_but_no_hedge_to_another_address() {
+    let (a, b) = (
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    );
+    let addrs = [a.local_addr().unwrap(), b.local_addr().unwrap()];
+    for logical in [false, true] {
+        let (pool, metrics) = pool_of(&[], &addrs, &[], logical);
+        assert_eq!(pool.forward(&ask()).await, Err(ForwardError::AllFailed));
+        let hedges = metrics.hedges.load(Relaxed);
+        if logical {
+            assert_eq!(hedges, 0, "the other address is the same resolver");
+            assert_eq!(
+                metrics.retransmits.load(Relaxed),
+                3,
+                "a lost answer is resent"
+            );
+        } else {
+            assert!(hedges >= 1, "replicas: the other one is asked");
+        }
+    }
 }
