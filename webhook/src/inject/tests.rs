@@ -11,6 +11,7 @@ use super::*;
 use crate::dns_config;
 
 mod fixes;
+mod golden;
 mod node_cache;
 mod shapes;
 mod tuning;
