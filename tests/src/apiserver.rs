@@ -47,6 +47,8 @@ struct Store {
     proxied: BTreeMap<(String, String, u16), SocketAddr>,
     /// Subresources the client may not use, as RBAC would refuse them: (namespace, what).
     forbidden: Vec<(String, String)>,
+    /// Namespace → labels.
+    namespaces: BTreeMap<String, Value>,
 }
 
 type Shared = Arc<Mutex<Store>>;
@@ -227,6 +229,37 @@ async fn slice(
     }
 }
 
+/// Namespaces: the list, and a watch that stays open with nothing to say.
+async fn namespaces(
+    State(st): State<Shared>,
+    RawQuery(q): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let q = q.unwrap_or_default();
+    let mut s = st.lock().unwrap();
+    s.remember(&method, "/api/v1/namespaces", &q, &headers, "");
+    if matches!(query_param(&q, "watch").as_deref(), Some("true" | "1")) {
+        drop(s);
+        let stream = futures_util::stream::pending::<Result<String, std::io::Error>>();
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from_stream(stream))
+            .unwrap();
+    }
+    let items: Vec<Value> = s
+        .namespaces
+        .iter()
+        .map(|(name, labels)| {
+            json!({"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": name, "labels": labels, "resourceVersion": "1"}})
+        })
+        .collect();
+    let list = json!({"apiVersion": "v1", "kind": "NamespaceList",
+                      "metadata": {"resourceVersion": s.rv.to_string()}, "items": items});
+    ([("content-type", "application/json")], list.to_string()).into_response()
+}
+
 async fn pod(
     State(st): State<Shared>,
     Path((ns, name)): Path<(String, String)>,
@@ -349,6 +382,7 @@ impl ApiServer {
                         "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices/{name}",
                         any(slice),
                     )
+                    .route("/api/v1/namespaces", get(namespaces))
                     .route("/api/v1/namespaces/{ns}/pods/{name}", get(pod))
                     .route(
                         "/api/v1/namespaces/{ns}/pods/{target}/proxy/{*rest}",
@@ -385,6 +419,15 @@ impl ApiServer {
             thread: Some(thread),
             _dir: dir,
         }
+    }
+
+    /// A namespace and its labels, for a client that lists them.
+    pub fn put_namespace(&self, name: &str, labels: Value) {
+        self.store
+            .lock()
+            .unwrap()
+            .namespaces
+            .insert(name.to_string(), labels);
     }
 
     /// Stores (or replaces) an EndpointSlice, telling watchers.

@@ -75,6 +75,14 @@ fn mirrored(api: &ApiServer) -> Vec<String> {
 #[test]
 fn coredns_endpoints_are_mirrored_into_our_namespace_by_server_side_apply() {
     let api = ApiServer::start();
+    api.put_namespace(
+        "dns-demo",
+        serde_json::json!({"dns-sidecar.io/inject": "enabled"}),
+    );
+    api.put_namespace(
+        "mesh-ambient",
+        serde_json::json!({"dns-sidecar.io/inject": "enabled", "istio.io/dataplane-mode": "ambient"}),
+    );
     api.put_slice(
         "kube-system",
         endpoint_slice(
@@ -165,34 +173,7 @@ fn coredns_endpoints_are_mirrored_into_our_namespace_by_server_side_apply() {
     )
     .unwrap();
     for w in [&first, &second] {
-        let out = Command::new("curl")
-            .args(["-s", "--max-time", "5", "--cacert"])
-            .arg(w.certs.join("ca.crt"))
-            .args([
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                "@-",
-            ])
-            .arg(format!("https://127.0.0.1:{}/mutate", w.port))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(review.as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        let resp: Value = serde_json::from_slice(&out.stdout).expect("an AdmissionReview");
-        let patch = String::from_utf8(
-            base64::Engine::decode(
-                &base64::engine::general_purpose::STANDARD,
-                resp["response"]["patch"].as_str().unwrap(),
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let patch = mutate(w, &review);
         assert!(
             patch.contains("--discover=dns-sidecar-upstreams.dns-sidecar-system.svc.cluster.local"),
             "{patch}"
@@ -202,4 +183,45 @@ fn coredns_endpoints_are_mirrored_into_our_namespace_by_server_side_apply() {
             "{patch}"
         );
     }
+    // The namespaces' labels come from the API too: a pod in an ambient namespace (the
+    // label on the namespace, not the pod) gets one logical upstream.
+    let mut ambient: Value = serde_json::from_str(&review).unwrap();
+    ambient["request"]["namespace"] = serde_json::json!("mesh-ambient");
+    let ambient = ambient.to_string();
+    wait_until(Duration::from_secs(10), || {
+        mutate(&first, &ambient).contains("--upstream-mode=logical")
+    })
+    .unwrap_or_else(|| panic!("not seen as ambient: {}", mutate(&first, &ambient)));
+}
+
+/// POSTs `review` to the webhook's /mutate; returns the decoded JSONPatch ("" for none).
+fn mutate(w: &Webhook, review: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "5", "--cacert"])
+        .arg(w.certs.join("ca.crt"))
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            "@-",
+        ])
+        .arg(format!("https://127.0.0.1:{}/mutate", w.port))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(review.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let resp: Value = serde_json::from_slice(&out.stdout).expect("an AdmissionReview");
+    String::from_utf8(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            resp["response"]["patch"].as_str().unwrap_or(""),
+        )
+        .unwrap(),
+    )
+    .unwrap()
 }

@@ -32,6 +32,11 @@ pub struct Tuning {
     pub pull_policy: Option<String>,
     pub fallback: Option<Fallback>,
     pub node_cache: Option<crate::node_cache::NodeCache>,
+    /// Per-pod choices beside meshes (None: the webhook's flag): `auto` is true.
+    pub istio_group: Option<bool>,
+    pub ambient: Option<bool>,
+    pub linkerd_skip_port: Option<bool>,
+    pub ttl_strict: Option<bool>,
     /// Accepted annotations (suffix → value), for the status annotation.
     pub applied: BTreeMap<String, String>,
 }
@@ -209,6 +214,10 @@ pub fn parse(annotations: &BTreeMap<String, String>) -> (Tuning, Vec<String>) {
             Sets::Pod(PodField::PullPolicy) => t.pull_policy = Some(v.clone()),
             Sets::Pod(PodField::Fallback) => t.fallback = Fallback::parse(v),
             Sets::Pod(PodField::NodeCache) => t.node_cache = crate::node_cache::NodeCache::parse(v),
+            Sets::Pod(PodField::IstioGroup) => t.istio_group = Some(v == "auto"),
+            Sets::Pod(PodField::Ambient) => t.ambient = Some(v == "auto"),
+            Sets::Pod(PodField::LinkerdSkipPort) => t.linkerd_skip_port = Some(v == "auto"),
+            Sets::Pod(PodField::TtlStrict) => t.ttl_strict = Some(v == "true"),
             Sets::Flag(flag) if matches!(knob.kind, Kind::Switch) => {
                 if v == "true" {
                     t.proxy_args.push(flag.to_string());

@@ -151,6 +151,27 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_NODE_CACHE_PORT", default_value_t = crate::node_cache::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..))]
     pub node_cache_port: u16,
 
+    /// Beside Istio's sidecar: run the proxy in the istio-proxy group, which Istio's
+    /// capture rules exempt ("auto"), or leave it alone ("off"); per pod with
+    /// dns-sidecar.io/istio-group.
+    #[arg(long, env = "DNS_SIDECAR_ISTIO_GROUP", default_value = "auto", value_parser = auto_off)]
+    pub istio_group: bool,
+
+    /// Beside Istio ambient's DNS capture: ask the cluster DNS VIP as one logical upstream
+    /// ("auto"), or leave the sidecar as it is ("off"); per pod with dns-sidecar.io/ambient.
+    #[arg(long, env = "DNS_SIDECAR_AMBIENT", default_value = "auto", value_parser = auto_off)]
+    pub ambient: bool,
+
+    /// Beside Linkerd: add port 53 to the outbound ports its proxy-init skips ("auto"), or
+    /// not ("off"); per pod with dns-sidecar.io/linkerd-skip-port.
+    #[arg(long, env = "DNS_SIDECAR_LINKERD_SKIP_PORT", default_value = "auto", value_parser = auto_off)]
+    pub linkerd_skip_port: bool,
+
+    /// Give every sidecar --ttl-strict (clusters under Cilium FQDN policy); per namespace
+    /// with the label dns-sidecar.io/ttl-strict=true, per pod with the annotation.
+    #[arg(long, env = "DNS_SIDECAR_TTL_STRICT")]
+    pub ttl_strict: bool,
+
     /// Log level: error, warn, info or debug.
     #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = dns_sidecar_ops::values::parse_level)]
     pub log_level: log::LevelFilter,
@@ -192,6 +213,14 @@ fn service_or_none(s: &str) -> Result<MaybeName, String> {
         Ok(MaybeName(Some(s.to_string())))
     } else {
         Err(format!("{s:?} is not a Service name (or \"none\")"))
+    }
+}
+
+fn auto_off(s: &str) -> Result<bool, String> {
+    match s {
+        "auto" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{s:?} is not auto or off")),
     }
 }
 
@@ -280,6 +309,10 @@ impl Args {
             fallback: self.fallback,
             node_cache: self.node_cache,
             node_cache_port: self.node_cache_port,
+            istio_group: self.istio_group,
+            ambient: self.ambient,
+            linkerd_skip_port: self.linkerd_skip_port,
+            ttl_strict: self.ttl_strict,
             admin_port: self.proxy_admin_port,
             resources: Resources {
                 cpu_request: opt(&self.proxy_cpu_request),

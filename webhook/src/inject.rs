@@ -15,6 +15,7 @@ use crate::pod_os;
 use crate::sidecar::{self, Mode, Resources, SidecarSpec};
 
 mod fields;
+mod meshes;
 
 use fields::{admin_port, resources, set_port_sysctl};
 
@@ -37,6 +38,13 @@ pub struct Settings {
     /// The sidecars' first tier, unless an annotation says; and our node tier's port.
     pub node_cache: NodeCache,
     pub node_cache_port: u16,
+    /// Beside meshes (see `crate::mesh`), unless an annotation says: run in Istio's proxy
+    /// group; treat ambient's DNS capture as one logical upstream; have Linkerd skip port
+    /// 53; and `--ttl-strict` for every pod (also per namespace, by label).
+    pub istio_group: bool,
+    pub ambient: bool,
+    pub linkerd_skip_port: bool,
+    pub ttl_strict: bool,
     pub admin_port: u16,
     pub resources: Resources,
 }
@@ -116,6 +124,19 @@ pub fn decide(
     upstreams: &[IpAddr],
     source: UpstreamSource,
 ) -> Outcome {
+    decide_with(pod, namespace, None, s, upstreams, source)
+}
+
+/// `decide`, knowing the namespace's labels (Istio ambient and `--ttl-strict` can be set
+/// per namespace) when the webhook has them.
+pub fn decide_with(
+    pod: &Value,
+    namespace: &str,
+    ns_labels: Option<&BTreeMap<String, String>>,
+    s: &Settings,
+    upstreams: &[IpAddr],
+    source: UpstreamSource,
+) -> Outcome {
     let skip = |why| Outcome {
         decision: Decision::Skip(why),
         warnings: vec![],
@@ -143,7 +164,7 @@ pub fn decide(
         return skip(Skip::OptedOut);
     }
     if sidecar::present(spec) || ann.contains_key(annotations::STATUS) {
-        return skip(Skip::AlreadyInjected);
+        return reinvoked(spec, &labels, &ann, ns_labels, s);
     }
     if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) {
         return skip(Skip::HostNetwork);
@@ -163,7 +184,11 @@ pub fn decide(
     }
 
     let (tuning, mut warnings) = annotations::parse(&ann);
+    let found = crate::mesh::find(spec, &labels, &ann, ns_labels);
+    let plan = meshes::plan(&found, &tuning, s, spec, &ann, ns_labels);
     let (ups, fell_back) = match (upstreams.is_empty(), s.cluster_dns) {
+        // Ambient: every address reaches ztunnel; the VIP names the one resolver.
+        (_, Some(vip)) if plan.logical => (vec![vip], false),
         (false, _) => (upstreams.to_vec(), false),
         (true, Some(vip)) => (vec![vip], true),
         (true, None) => (vec![], true),
@@ -186,6 +211,7 @@ pub fn decide(
         });
     }
 
+    warnings.extend(plan.warnings.iter().cloned());
     let admin_port = admin_port(spec, s.admin_port, &mut warnings);
     let node_cache = tuning.node_cache.unwrap_or(s.node_cache);
     let wiring = match node_cache::wiring(node_cache, s.cluster_dns, s.node_cache_port) {
@@ -205,10 +231,11 @@ pub fn decide(
         admin_port,
         upstreams: &ups,
         fallback: s.cluster_dns.filter(|vip| !ups.contains(vip)),
-        discover: s.discover.as_deref(),
+        discover: s.discover.as_deref().filter(|_| !plan.logical),
         node_cache: wiring.as_ref(),
+        run_as_group: plan.run_as_group,
         resources: resources(&s.resources, &tuning),
-        extra_args: &tuning.proxy_args,
+        extra_args: &[tuning.proxy_args.clone(), meshes::proxy_args(&plan)].concat(),
     });
     let fallback = tuning.fallback.unwrap_or(s.fallback);
     let inputs = DnsInputs {
@@ -231,7 +258,8 @@ pub fn decide(
         Mode::Native => "initContainers",
         Mode::Container => "containers",
     };
-    let mut ops = Vec::with_capacity(6);
+    // linkerd-init's args first: our container then takes index 0 and shifts the rest.
+    let mut ops = meshes::init_ops(&plan);
     if spec.get(list).is_some_and(Value::is_array) {
         ops.push(add(&format!("/spec/{list}/0"), container));
     } else {
@@ -256,6 +284,9 @@ pub fn decide(
     if wiring.is_some() {
         status["nodeCache"] = json!(node_cache.word());
     }
+    if !plan.names.is_empty() {
+        status["beside"] = json!(plan.names);
+    }
     if !after.get("metadata").is_some_and(Value::is_object) {
         after["metadata"] = json!({});
     }
@@ -275,10 +306,48 @@ pub fn decide(
         after["metadata"]["labels"] = json!({});
     }
     after["metadata"]["labels"][annotations::INJECTED_LABEL] = json!("true");
+    meshes::annotate(&plan, &mut after);
     ops.extend(json_patch::diff(&before, &after).0);
     Outcome {
         decision: Decision::Inject(Patch(ops)),
         warnings,
+    }
+}
+
+/// A pod we injected before, seen again after another webhook changed it (a mesh's
+/// injector): only the fixes the meshes now beside us need, or nothing.
+fn reinvoked(
+    spec: &Value,
+    labels: &BTreeMap<String, String>,
+    ann: &BTreeMap<String, String>,
+    ns_labels: Option<&BTreeMap<String, String>>,
+    s: &Settings,
+) -> Outcome {
+    let found = crate::mesh::find(spec, labels, ann, ns_labels);
+    let at = ["initContainers", "containers"]
+        .into_iter()
+        .find_map(|list| {
+            spec.get(list)?
+                .as_array()?
+                .iter()
+                .position(|c| c.get("name").and_then(Value::as_str) == Some(sidecar::NAME))
+                .map(|i| (list, i))
+        });
+    let (tuning, _) = annotations::parse(ann);
+    let plan = meshes::plan(&found, &tuning, s, spec, ann, ns_labels);
+    let ops = match at {
+        Some((list, idx)) => meshes::reinvoked_ops(&plan, spec, list, idx, ann),
+        None => Vec::new(),
+    };
+    if ops.is_empty() {
+        return Outcome {
+            decision: Decision::Skip(Skip::AlreadyInjected),
+            warnings: vec![],
+        };
+    }
+    Outcome {
+        decision: Decision::Inject(Patch(ops)),
+        warnings: plan.warnings,
     }
 }
 

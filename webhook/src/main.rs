@@ -49,12 +49,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(certs.clone())?));
     tokio::spawn(certs.watch(args.tls_reload_interval));
 
+    let mut namespaces = None;
     let ups = if !args.upstreams.is_empty() {
         log::info!("static upstreams {:?}", args.upstreams);
         Upstreams::fixed(args.upstreams.clone())
     } else {
         match kube::Client::try_default().await {
             Ok(client) => {
+                let ns = dns_sidecar_webhook::namespaces::Namespaces::new();
+                tokio::spawn(dns_sidecar_webhook::namespaces::watch(
+                    client.clone(),
+                    ns.clone(),
+                ));
+                namespaces = Some(ns);
                 let ns = args.dns_namespace.clone();
                 match (&args.discover_service.0, args.upstream_source.as_str()) {
                     (Some(svc), "endpointslices") if args.mirror() => {
@@ -102,6 +109,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let state = Arc::new(AppState {
         settings: args.settings(),
         upstreams: ups,
+        namespaces,
         metrics: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -41,6 +41,17 @@ pub fn review(
     upstreams: &[IpAddr],
     source: UpstreamSource,
 ) -> Result<Reviewed, BadReview> {
+    review_in(body, s, upstreams, source, &|_| None)
+}
+
+/// `review`, with the labels of the pod's namespace from `ns_labels` when known.
+pub fn review_in(
+    body: &[u8],
+    s: &Settings,
+    upstreams: &[IpAddr],
+    source: UpstreamSource,
+    ns_labels: &dyn Fn(&str) -> Option<crate::namespaces::Labels>,
+) -> Result<Reviewed, BadReview> {
     let rev: Value = serde_json::from_slice(body).map_err(|e| BadReview::Decode(e.to_string()))?;
     let api = rev.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     if api != API_VERSION || rev.get("kind").and_then(Value::as_str) != Some("AdmissionReview") {
@@ -75,7 +86,8 @@ pub fn review(
     if !is_pod_create {
         return Ok(r);
     }
-    let out = inject::decide(object, &namespace, s, upstreams, source);
+    let labels = ns_labels(&namespace);
+    let out = inject::decide_with(object, &namespace, labels.as_ref(), s, upstreams, source);
     let resp = &mut r.body["response"];
     if !out.warnings.is_empty() {
         resp["warnings"] = json!(out.warnings);

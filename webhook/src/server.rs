@@ -29,6 +29,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct AppState {
     pub settings: Settings,
     pub upstreams: Arc<Upstreams>,
+    /// Namespaces' labels, where the webhook follows them.
+    pub namespaces: Option<Arc<crate::namespaces::Namespaces>>,
     pub metrics: Metrics,
 }
 
@@ -45,7 +47,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn mutate(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     let start = Instant::now();
     let ups = s.upstreams.get();
-    match review::review(&body, &s.settings, &ups, s.upstreams.source) {
+    let labels = |ns: &str| s.namespaces.as_ref().and_then(|n| n.labels(ns));
+    match review::review_in(&body, &s.settings, &ups, s.upstreams.source, &labels) {
         Ok(r) => {
             s.metrics.admission(r.outcome, r.reason, start.elapsed());
             log::info!(

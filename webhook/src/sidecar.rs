@@ -44,6 +44,8 @@ pub struct SidecarSpec<'a> {
     pub resources: Resources,
     /// The node cache as the first tier (`node_cache::wiring`).
     pub node_cache: Option<&'a crate::node_cache::Wiring>,
+    /// The group to run as, where a mesh exempts its own (Istio's 1337); else `UID`.
+    pub run_as_group: Option<u64>,
     /// Tuning flags from annotations, `--flag=value`.
     pub extra_args: &'a [String],
 }
@@ -121,7 +123,7 @@ pub fn container(s: &SidecarSpec) -> Value {
         "securityContext": {
             "runAsNonRoot": true,
             "runAsUser": UID,
-            "runAsGroup": UID,
+            "runAsGroup": s.run_as_group.unwrap_or(UID),
             "readOnlyRootFilesystem": true,
             "allowPrivilegeEscalation": false,
             "capabilities": {"drop": ["ALL"]},

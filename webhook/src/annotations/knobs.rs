@@ -49,6 +49,10 @@ pub(super) enum PodField {
     PullPolicy,
     Fallback,
     NodeCache,
+    IstioGroup,
+    Ambient,
+    LinkerdSkipPort,
+    TtlStrict,
 }
 
 impl Sets {
@@ -65,6 +69,16 @@ impl Sets {
                 "whether the pod's resolv.conf lists the cluster DNS after the sidecar"
             }
             Sets::Pod(PodField::NodeCache) => "the sidecar's first tier (`--node-cache`)",
+            Sets::Pod(PodField::IstioGroup) => {
+                "whether the sidecar runs in the istio-proxy group, beside Istio's sidecar"
+            }
+            Sets::Pod(PodField::Ambient) => {
+                "whether the sidecar treats Istio ambient's DNS capture as one logical upstream"
+            }
+            Sets::Pod(PodField::LinkerdSkipPort) => {
+                "whether port 53 joins the outbound ports Linkerd's proxy-init skips"
+            }
+            Sets::Pod(PodField::TtlStrict) => "`--ttl-strict` (for Cilium FQDN policy)",
         }
     }
 }
@@ -199,6 +213,26 @@ pub(super) const KNOBS: &[Knob] = &[
         key: "node-cache",
         sets: Sets::Pod(PodField::NodeCache),
         kind: Kind::NodeCache,
+    },
+    Knob {
+        key: "istio-group",
+        sets: Sets::Pod(PodField::IstioGroup),
+        kind: Kind::OneOf(&["auto", "off"]),
+    },
+    Knob {
+        key: "ambient",
+        sets: Sets::Pod(PodField::Ambient),
+        kind: Kind::OneOf(&["auto", "off"]),
+    },
+    Knob {
+        key: "linkerd-skip-port",
+        sets: Sets::Pod(PodField::LinkerdSkipPort),
+        kind: Kind::OneOf(&["auto", "off"]),
+    },
+    Knob {
+        key: "ttl-strict",
+        sets: Sets::Pod(PodField::TtlStrict),
+        kind: Kind::Bool,
     },
     Knob {
         key: "autopath",

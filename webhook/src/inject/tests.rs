@@ -12,6 +12,7 @@ use crate::dns_config;
 
 mod fixes;
 mod golden;
+mod meshes;
 mod node_cache;
 mod shapes;
 mod tuning;
@@ -44,6 +45,10 @@ pub(crate) fn settings() -> Settings {
         fallback: Fallback::ClusterDns,
         node_cache: NodeCache::None,
         node_cache_port: 10053,
+        istio_group: true,
+        ambient: true,
+        linkerd_skip_port: true,
+        ttl_strict: false,
         admin_port: 9953,
         resources: Resources {
             cpu_request: Some("10m".into()),
