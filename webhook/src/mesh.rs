@@ -11,6 +11,7 @@
 //!   logical resolver (`--upstream-mode=logical`, the VIP only, no discovery).
 //! - Linkerd: port 53 joins the outbound ports its proxy-init skips, so our TCP (truncated
 //!   answers, `--upstream-tcp`) is not redirected into a linkerd-proxy that may not run yet.
+//!
 //! Pure: a pod and its namespace's labels in, findings out.
 
 use std::collections::BTreeMap;
