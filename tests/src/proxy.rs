@@ -25,6 +25,10 @@ pub fn built_bin(package: &str) -> PathBuf {
                 "-p",
                 "dns-sidecar-webhook",
                 "--bins",
+                "-p",
+                "dns-sidecar-tests",
+                "--bin",
+                "mesh_stand_in",
             ])
             .current_dir(&root)
             .status()

@@ -84,6 +84,17 @@ impl Engine {
             }
             Err(_) => None,
         };
+        // A DNS policy's REFUSED (Cilium's) is the answer: passed through, never cached,
+        // never replaced by a stale one.
+        if let Some(a) = answer
+            .as_ref()
+            .filter(|a| a.rcode() == crate::wire::rcode::REFUSED && self.pool.refused_is_final())
+        {
+            return Resolved {
+                answer: a.clone(),
+                serve: Serve::AsReceived,
+            };
+        }
         let s = lock(&self.cache).settle(ask.key().bytes(), answer, Instant::now());
         if s.stale {
             self.metrics.stale_answers.fetch_add(1, Relaxed);

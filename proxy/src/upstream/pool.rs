@@ -153,6 +153,11 @@ impl Pool {
         choose::state(&self.snapshot(), Instant::now(), self.recent())
     }
 
+    /// Whether REFUSED is an answer to pass through (`--ttl-strict`).
+    pub fn refused_is_final(&self) -> bool {
+        self.cfg.refused_final
+    }
+
     /// The retry budget's counts now.
     pub fn budget(&self) -> BudgetState {
         lock(&self.budget).state(Instant::now())

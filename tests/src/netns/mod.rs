@@ -14,11 +14,13 @@
 //! One file per fixture kind: `topology` (the namespaces, links and the cluster's life),
 //! `services` (kube-proxy's rules and the cluster zone), `faults`, `rollout` (CoreDNS
 //! replaced and scaled while the pod resolves), `autopath` (a pod's sidecar at each autopath
-//! level, and what it costs upstream), `pod` (clients in the pod), `resolv`
+//! level, and what it costs upstream), `meshes` (meshes' and Cilium's rules and stand-ins
+//! beside the sidecar), `pod` (clients in the pod), `resolv`
 //! (resolv.conf texts), `stats` (summaries of lookups).
 
 pub mod autopath;
 mod faults;
+pub mod meshes;
 mod pod;
 mod resolv;
 mod rollout;
