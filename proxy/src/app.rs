@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -63,6 +63,10 @@ pub async fn bind(cfg: Config) -> anyhow::Result<Bound> {
         engine: engine.clone(),
         listening: false.into(),
         draining: false.into(),
+        discovery: cfg
+            .discover
+            .clone()
+            .map(|d| (d, Arc::new(Mutex::new(Default::default())))),
     });
     let admin_listener = TcpListener::bind(cfg.admin)
         .await
@@ -174,12 +178,13 @@ pub async fn serve(b: Bound, shutdown: impl Future<Output = ()>) -> anyhow::Resu
             SEARCH_RELOAD,
         )));
     }
-    if let Some(d) = cfg.discover.clone() {
+    if let Some((d, status)) = admin.discovery.clone() {
         let e = engine.clone();
         tasks.push(tokio::spawn(crate::discover::run(
             pool.clone(),
             d,
             cfg.engine.query_timeout,
+            status,
             move |ask, answer| e.remember(ask, answer),
         )));
     }

@@ -25,6 +25,32 @@ fn prefetch_share(stored_ms: u64) -> f64 {
     0.05 + 0.10 * bits as f64 / 1024.0
 }
 
+/// The TTL left (whole seconds) at which a hit starts an entry's prefetch, None when it is
+/// never prefetched: 15% of its life at most, at the entry's spread point (`prefetch_share`).
+fn prefetch_point(p: &CachePolicy, ttl: u32, stored_ms: u64) -> Option<u32> {
+    let at = (ttl as u64 * 3 / 20).min((ttl as f64 * prefetch_share(stored_ms)) as u64);
+    (p.prefetch && ttl >= MIN_PREFETCH_TTL).then_some(at as u32)
+}
+
+/// What the cache holds for a question, as /debug/cache shows it.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub answer: Answer,
+    /// How long ago it was stored, and for how long.
+    pub age: Duration,
+    pub ttl: u32,
+    /// How a lookup now would serve it: `Serve::Cached` while fresh, `Serve::Stale` when
+    /// expired within the stale window (served only if upstreams fail), None when a lookup
+    /// would drop it.
+    pub serve: Option<Serve>,
+    /// The TTL left at which a hit starts its refresh; None: never refreshed ahead.
+    pub prefetch_at: Option<u32>,
+    /// A refresh is on its way.
+    pub prefetching: bool,
+    /// How long past expiry it may still be served, while upstreams fail.
+    pub stale_window: Option<Duration>,
+}
+
 #[derive(Debug, Clone)]
 pub struct CachePolicy {
     pub capacity: NonZeroUsize,
@@ -170,11 +196,8 @@ impl Cache {
         let age_s = age.as_secs().min(u32::MAX as u64) as u32;
         if age_s < e.ttl {
             let ttl = e.ttl - age_s;
-            let prefetch = self.policy.prefetch
-                && !e.prefetching
-                && e.ttl >= MIN_PREFETCH_TTL
-                && ttl as u64 * 20 <= e.ttl as u64 * 3
-                && ttl as f64 <= e.ttl as f64 * prefetch_share(e.stored_ms);
+            let prefetch =
+                !e.prefetching && prefetch_point(&self.policy, e.ttl, e.stored_ms) >= Some(ttl);
             e.prefetching |= prefetch;
             return CacheRead::Fresh {
                 answer: e.answer.clone(),
@@ -196,6 +219,38 @@ impl Cache {
                 CacheRead::Miss
             }
         }
+    }
+
+    /// What is held for `key` at `now`, leaving the LRU order and the entry as they are.
+    pub fn peek(&self, key: &[u8], now: Instant) -> Option<Held> {
+        let e = self.lru.peek(key)?;
+        let stored = self
+            .epoch
+            .map_or(now, |t| t + Duration::from_millis(e.stored_ms));
+        let age = now.saturating_duration_since(stored);
+        let age_s = age.as_secs().min(u32::MAX as u64) as u32;
+        let expired_for = age.saturating_sub(Duration::from_secs(e.ttl as u64));
+        let serve = if age_s < e.ttl {
+            Some(Serve::Cached {
+                age: age_s,
+                entry_ttl: e.ttl,
+                cap: self.policy.cap(),
+            })
+        } else {
+            self.policy
+                .stale_window
+                .filter(|w| expired_for <= *w && e.answer.kind() != Kind::Failure)
+                .map(|_| Serve::Stale)
+        };
+        Some(Held {
+            answer: e.answer.clone(),
+            age,
+            ttl: e.ttl,
+            serve,
+            prefetch_at: prefetch_point(&self.policy, e.ttl, e.stored_ms),
+            prefetching: e.prefetching,
+            stale_window: self.policy.stale_window,
+        })
     }
 
     /// Stores an answer for the policy's TTL; returns how to serve it now, None if it is

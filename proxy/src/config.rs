@@ -184,6 +184,11 @@ impl Config {
                 tcp: a.upstream_tcp,
                 refused_final: a.ttl_strict,
                 logical,
+                replicas_from: if a.upstream.is_empty() {
+                    crate::upstream::Source::ResolvConf
+                } else {
+                    crate::upstream::Source::Flag
+                },
             },
             engine: EngineConfig {
                 allow_from: a.allow_from,
@@ -191,6 +196,7 @@ impl Config {
                 max_inflight: a.max_inflight as usize,
                 log_queries: a.log_queries,
                 autopath: a.autopath,
+                debug_names: a.debug_names,
             },
             max_tcp_connections: a.max_tcp_connections as usize,
             tcp_idle_timeout: a.tcp_idle_timeout,

@@ -18,6 +18,18 @@ use crate::config::Discover;
 use crate::upstream::Pool;
 use crate::wire;
 
+/// What discovery did last, for /debug/upstreams.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Status {
+    pub rounds: u64,
+    /// When the last round ended, and what it found.
+    pub last: Option<(Instant, RoundResult)>,
+    /// Rounds in a row that got no answer at all.
+    pub failed: u32,
+    /// When the next round is due (sooner if a replica fails meanwhile).
+    pub next: Option<Instant>,
+}
+
 /// What one lookup (A or AAAA) learned: addresses and their shortest TTL.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
@@ -145,6 +157,7 @@ pub async fn run(
     pool: Arc<Pool>,
     d: Discover,
     budget: Duration,
+    status: Arc<std::sync::Mutex<Status>>,
     remember: impl Fn(&wire::Ask, &[u8]),
 ) {
     // The injected replicas are current when the pod starts: the first lookup comes within
@@ -168,12 +181,20 @@ pub async fn run(
         let next = next_set(&outcome, &current);
         if next != current {
             log::info!("--discover {}: upstreams now {:?}", d.name, next);
-            pool.set_upstreams(&next);
+            pool.discovered(&next);
+        }
+        let next_at = started + next_wait(&outcome, &d, failed, crate::jitter::unit());
+        {
+            let mut s = crate::lock(&status);
+            s.rounds += 1;
+            s.failed = failed;
+            s.next = Some(next_at);
+            s.last = Some((Instant::now(), outcome));
         }
         // A failure seen during the round itself does not start another at once.
         let _ = timeout(Duration::ZERO, pool.replica_failed.notified()).await;
         tokio::select! {
-            _ = sleep_until(started + next_wait(&outcome, &d, failed, crate::jitter::unit())) => {}
+            _ = sleep_until(next_at) => {}
             _ = pool.replica_failed.notified() => {
                 sleep_until(started + early_wait(&d, crate::jitter::unit())).await;
             }

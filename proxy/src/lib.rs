@@ -16,10 +16,12 @@ pub mod engine;
 pub mod jitter;
 pub use dns_sidecar_ops::logger;
 pub mod metrics;
+pub mod recent;
 pub mod resolv_conf;
 pub mod search;
 pub mod server;
 pub mod single_flight;
+pub mod top;
 pub mod upstream;
 pub mod wire;
 

@@ -64,6 +64,9 @@ pub struct Metrics {
     pub refused_clients: AtomicU64,
     /// Due probes not sent because client queries to the upstream were being answered.
     pub probes_skipped: AtomicU64,
+    /// Time from a query's arrival to its answer: the latency SLI. What is answered without
+    /// upstream (hits, stale, errors made here) counts as zero, with no clock read.
+    pub answer_time: Histogram,
     /// `--metrics-compat coredns`: CoreDNS's series too.
     pub coredns: coredns::Compat,
 }
@@ -270,6 +273,9 @@ impl Metrics {
                 &format!("upstream=\"{}\",tier=\"{}\"", u.addr, u.tier.label()),
             );
         }
+        let _ = writeln!(o, "# HELP {p}_response_duration_seconds Time from a query's arrival to its answer (cache hits count as 0).\n# TYPE {p}_response_duration_seconds histogram");
+        self.answer_time
+            .render(&mut o, &format!("{p}_response_duration_seconds"), "");
         self.render_overload(&mut o, pool);
         if self.coredns.on {
             self.render_coredns(&mut o, cache);

@@ -36,6 +36,20 @@ pub mod rcode {
     pub const REFUSED: u16 = 5;
     /// Extended RCODE 16: needs an OPT record to carry its upper bits.
     pub const BADVERS: u16 = 16;
+
+    /// The RCODE's mnemonic (RFC 6895), or "other".
+    pub fn name(code: u16) -> &'static str {
+        match code {
+            NOERROR => "NOERROR",
+            FORMERR => "FORMERR",
+            SERVFAIL => "SERVFAIL",
+            NXDOMAIN => "NXDOMAIN",
+            NOTIMP => "NOTIMP",
+            REFUSED => "REFUSED",
+            BADVERS => "BADVERS",
+            _ => "other",
+        }
+    }
 }
 
 // Header flag bits (second 16-bit word).

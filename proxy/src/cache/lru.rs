@@ -123,6 +123,12 @@ impl Lru {
     }
 
     /// The entry for `key`, its place in the order unchanged.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        let i = self.find(key)?;
+        self.slots[i as usize].entry.as_ref()
+    }
+
+    /// The entry for `key`, its place in the order unchanged.
     pub fn peek_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let i = self.find(key)?;
         self.slots[i as usize].entry.as_mut()

@@ -145,9 +145,17 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_STALE_MAX", value_parser = parse_duration, default_value = "1h")]
     pub stale_max: Duration,
 
-    /// Refresh an entry in the background when hit in the last tenth of its TTL.
+    /// Refresh an entry in the background when hit in the last 5-15% of its TTL (a point
+    /// spread per entry, so pods that fetched a name together do not refresh it together).
     #[arg(long, env = "DNS_SIDECAR_PREFETCH", default_value_t = true, action = clap::ArgAction::Set, value_parser = parse_bool)]
     pub prefetch: bool,
+
+    /// Keep query names for the admin port's /debug/top, /debug/cache and /debug/recent
+    /// (off: /debug/top and /debug/cache answer 403 and /debug/recent shows types only).
+    /// Whoever reaches the admin port reads them: the pod IP, and `pods/proxy` through the
+    /// API server.
+    #[arg(long, env = "DNS_SIDECAR_DEBUG_NAMES", default_value_t = false, action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub debug_names: bool,
 
     /// Distinct questions resolving upstream at once (more get SERVFAIL).
     #[arg(long, env = "DNS_SIDECAR_MAX_INFLIGHT", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]

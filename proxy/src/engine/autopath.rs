@@ -40,6 +40,11 @@ impl Autopath {
         }
     }
 
+    /// The search domains now in the pod's resolv.conf.
+    pub(super) fn search_domains(&self) -> Vec<Vec<u8>> {
+        self.searches.get().domains.clone()
+    }
+
     /// The rest of the walk when `name` is its first name (cheap when it is not).
     fn walk(&self, name: &[u8]) -> Option<Vec<Vec<u8>>> {
         if self.level == Level::Off {

@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use super::{Engine, Resolved};
 use crate::answer::{Answer, Kind, Serve};
+use crate::recent::{Served, What};
 use crate::single_flight::Join;
-use crate::wire::Ask;
+use crate::upstream::trace::Trace;
+use crate::upstream::ForwardError;
+use crate::wire::{rcode, Ask};
 use crate::{lock, Instant};
 
 impl Engine {
@@ -36,6 +39,12 @@ impl Engine {
             }
             Join::Full => {
                 self.metrics.overloaded.fetch_add(1, Relaxed);
+                self.failed(
+                    ask.key(),
+                    What::TooMany,
+                    Served::Error(rcode::SERVFAIL),
+                    None,
+                );
                 servfail()
             }
             Join::Lead => {
@@ -66,38 +75,61 @@ impl Engine {
                 serve: s.serve,
             };
         }
-        let got = tokio::time::timeout(self.cfg.query_timeout, self.pool.forward(ask)).await;
+        let mut trace = Trace::new(Instant::now());
+        let got = tokio::time::timeout(
+            self.cfg.query_timeout,
+            self.pool.forward_traced(ask, &mut trace),
+        )
+        .await;
         if let Ok(Ok(bytes)) = &got {
             self.learn_from(ask.key(), bytes);
         }
-        let answer = match got {
+        let (answer, mut trouble) = match got {
             Ok(Ok(bytes)) => match Answer::from_upstream(&bytes) {
-                Ok(a) => Some(a),
+                Ok(a) => (Some(a), None),
                 Err(e) => {
                     log::debug!("unusable upstream answer: {e}");
-                    None
+                    (None, Some(What::Unusable))
                 }
             },
             Ok(Err(e)) => {
                 log::debug!("forward failed: {e}");
-                None
+                let what = match e {
+                    ForwardError::NoUpstreams => What::NoUpstream,
+                    ForwardError::AllFailed => What::AllFailed,
+                    ForwardError::Shed => What::Shed,
+                };
+                (None, Some(what))
             }
-            Err(_) => None,
+            Err(_) => (None, Some(What::Timeout)),
         };
         // A DNS policy's REFUSED (Cilium's) is the answer: passed through, never cached,
         // never replaced by a stale one.
         if let Some(a) = answer
             .as_ref()
-            .filter(|a| a.rcode() == crate::wire::rcode::REFUSED && self.pool.refused_is_final())
+            .filter(|a| a.rcode() == rcode::REFUSED && self.pool.refused_is_final())
         {
+            let served = Served::Error(rcode::REFUSED);
+            self.failed(ask.key(), What::Refused, served, Some(trace));
             return Resolved {
                 answer: a.clone(),
                 serve: Serve::AsReceived,
             };
         }
+        if let Some(a) = answer.as_ref().filter(|a| a.kind() == Kind::Failure) {
+            trouble = Some(What::Answered(a.rcode()));
+        }
         let s = lock(&self.cache).settle(ask.key().bytes(), answer, Instant::now());
         if s.stale {
             self.metrics.stale_answers.fetch_add(1, Relaxed);
+        }
+        if let Some(what) = trouble {
+            let served = match (s.stale, s.answer.kind()) {
+                (true, _) => Served::Stale,
+                (false, Kind::Failure) => Served::Error(s.answer.rcode()),
+                (false, _) => Served::Fresh,
+            };
+            self.failed(ask.key(), what, served, Some(trace));
         }
         Resolved {
             answer: s.answer,

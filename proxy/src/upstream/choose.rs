@@ -1,7 +1,7 @@
 //! The pool's rules as the attempt plan asks for them: the health-aware pick (candidates
 //! from each upstream's health and load, in their tiers), the waits,
 //! and the permission for an extra attempt (the overload rules, then the retry budget),
-//! each refusal counted by reason.
+//! each refusal counted by reason (and noted in the resolution's trace).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -11,12 +11,14 @@ use tokio::time::Instant;
 
 use super::attempts::{Chooser, Denied, Extra};
 use super::select::{self, Candidate, Tier};
+use super::trace::Trace;
 use super::{overload, Pool, Upstream, MAX_UPSTREAMS};
 use crate::lock;
 
 pub(super) struct PoolChooser<'a> {
     pub pool: &'a Pool,
     pub set: &'a [Arc<Upstream>],
+    pub trace: &'a mut Trace,
 }
 
 impl Chooser for PoolChooser<'_> {
@@ -58,6 +60,7 @@ impl Chooser for PoolChooser<'_> {
         });
         if let Err(d) = verdict {
             self.pool.metrics.extra_denied[d as usize].fetch_add(1, Relaxed);
+            self.trace.denied(d);
         }
         verdict
     }

@@ -107,6 +107,16 @@ impl Health {
             .map(|(s, _)| Duration::from_secs_f64(s / 1000.0))
     }
 
+    /// The smoothed RTT and its mean deviation as believed at `now` (for /debug/upstreams).
+    pub fn rtt(&self, now: Instant) -> Option<(Duration, Duration)> {
+        self.estimate(now).map(|(s, v)| {
+            (
+                Duration::from_secs_f64(s / 1000.0),
+                Duration::from_secs_f64(v / 1000.0),
+            )
+        })
+    }
+
     /// (SRTT, RTTVAR) in ms at `now`: both halve per `DECAY_HALF_LIFE_S` without a sample.
     fn estimate(&self, now: Instant) -> Option<(f64, f64)> {
         let s = self.srtt_ms?;

@@ -4,7 +4,8 @@
 //! `budget` (the retry budget), `select` (which replica next), `attempts` (when to hedge,
 //! move on, resend). The I/O around them: `choose` (the pool's rules as the plan asks),
 //! `replica` (one exchange over UDP or TCP), `pool` (the set and the forwarding loop),
-//! `prober` (bringing a down replica back).
+//! `prober` (bringing a down replica back), `trace` (what one resolution did, for
+//! /debug/recent).
 
 pub mod attempts;
 pub mod budget;
@@ -16,16 +17,17 @@ mod prober;
 mod replica;
 pub mod select;
 mod tcp;
+pub mod trace;
 mod udp;
 
-pub use pool::{Pool, PoolConfig, PoolView};
-pub use replica::{Upstream, UpstreamStats};
+pub use pool::{Pool, PoolConfig, PoolView, Source};
+pub use replica::{Trouble, Upstream, UpstreamStats};
 pub use select::Tier;
 
 /// Upstreams beyond this are ignored (the tried-set is a 64-bit mask).
 pub const MAX_UPSTREAMS: usize = 64;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ExchangeError {
     #[error("timed out")]
     Timeout,

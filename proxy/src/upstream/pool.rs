@@ -15,7 +15,9 @@ use super::budget::{BudgetPolicy, BudgetState, RetryBudget};
 use super::choose::{self, PoolChooser};
 use super::health::{Failure, HealthPolicy};
 use super::overload::{self, PoolState};
+use super::replica::Trouble;
 use super::select::Tier;
+use super::trace::{Ended, Trace};
 use super::{ExchangeError, ForwardError, Upstream, MAX_UPSTREAMS};
 use crate::lock;
 use crate::metrics::Metrics;
@@ -36,6 +38,29 @@ pub struct PoolConfig {
     pub refused_final: bool,
     /// Every address reaches one resolver (`--upstream-mode logical`).
     pub logical: bool,
+    /// Where the replicas given at start-up came from.
+    pub replicas_from: Source,
+}
+
+/// Where the replicas in the pool came from, for /debug/upstreams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `--upstream` (the replicas the webhook handed over at injection).
+    Flag,
+    /// The nameservers of `--resolv-conf`.
+    ResolvConf,
+    /// The last `--discover` lookup that changed the set.
+    Discovery,
+}
+
+impl Source {
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Flag => "--upstream",
+            Source::ResolvConf => "resolv.conf",
+            Source::Discovery => "--discover",
+        }
+    }
 }
 
 pub struct Pool {
@@ -48,6 +73,8 @@ pub struct Pool {
     pub replica_failed: Notify,
     pub(super) budget: Mutex<RetryBudget>,
     pub(super) metrics: Arc<Metrics>,
+    /// Where the replicas now in the set came from.
+    replicas_from: Mutex<Source>,
 }
 
 type Attempt = Result<Vec<u8>, ExchangeError>;
@@ -76,6 +103,7 @@ impl Default for PoolView {
 impl Pool {
     /// A pool of the replicas `addrs` and the tiers of `cfg` around them.
     pub fn new(addrs: &[SocketAddr], cfg: PoolConfig, metrics: Arc<Metrics>) -> Arc<Pool> {
+        let cfg_from = cfg.replicas_from;
         let pool = Arc::new(Pool {
             set: RwLock::new(Arc::from(Vec::new())),
             budget: Mutex::new(RetryBudget::new(cfg.budget)),
@@ -83,6 +111,7 @@ impl Pool {
             down: Notify::new(),
             replica_failed: Notify::new(),
             metrics,
+            replicas_from: Mutex::new(cfg_from),
         });
         pool.set_upstreams(addrs);
         pool
@@ -118,6 +147,22 @@ impl Pool {
         }
         *self.set.write().unwrap_or_else(|e| e.into_inner()) = Arc::from(new);
         self.down.notify_one();
+    }
+
+    /// Replaces the replicas with what `--discover` found.
+    pub fn discovered(&self, addrs: &[SocketAddr]) {
+        *lock(&self.replicas_from) = Source::Discovery;
+        self.set_upstreams(addrs);
+    }
+
+    /// Where the replicas now in the set came from.
+    pub fn replicas_from(&self) -> Source {
+        *lock(&self.replicas_from)
+    }
+
+    /// The settings the pool runs with.
+    pub fn config(&self) -> &PoolConfig {
+        &self.cfg
     }
 
     pub fn any_up(&self) -> bool {
@@ -177,6 +222,17 @@ impl Pool {
     /// SERVFAIL and REFUSED are kept only as a last resort while others may do better.
     /// The caller bounds the whole call with its query budget.
     pub async fn forward(self: &Arc<Self>, ask: &Ask) -> Result<Vec<u8>, ForwardError> {
+        self.forward_traced(ask, &mut Trace::new(Instant::now()))
+            .await
+    }
+
+    /// `forward`, noting every attempt and refusal in `trace` as it goes (so a trace read
+    /// after the caller's timeout cut it short holds what happened until then).
+    pub async fn forward_traced(
+        self: &Arc<Self>,
+        ask: &Ask,
+        trace: &mut Trace,
+    ) -> Result<Vec<u8>, ForwardError> {
         let set = self.snapshot();
         if set.is_empty() {
             return Err(ForwardError::NoUpstreams);
@@ -186,6 +242,7 @@ impl Pool {
         let mut chooser = PoolChooser {
             pool: self,
             set: &set,
+            trace,
         };
         let (mut event, mut answer, mut last_resort) = (None, None, None);
         let mut first = true;
@@ -201,6 +258,9 @@ impl Pool {
                         self.metrics.hedges.fetch_add(1, Relaxed);
                     }
                     let up = set[upstream].clone();
+                    chooser
+                        .trace
+                        .sent(upstream, up.addr, up.tier, resend, Instant::now());
                     self.spawn_attempt(upstream, up, ask.clone(), tx.clone());
                 }
                 Action::Wait { until } => {
@@ -217,6 +277,13 @@ impl Pool {
                     let Some((upstream, got)) = got else {
                         return last_resort.ok_or(ForwardError::AllFailed);
                     };
+                    let ended = match &got {
+                        Ok(resp) => Ended::Answered {
+                            rcode: (resp[3] & 0xF) as u16,
+                        },
+                        Err(e) => Ended::Failed(*e),
+                    };
+                    chooser.trace.ended(upstream, ended, Instant::now());
                     event = Some(match got {
                         Ok(resp) => {
                             let rcode = (resp[3] & 0xF) as u16;
@@ -234,6 +301,7 @@ impl Pool {
                 Action::Done => return answer.ok_or(ForwardError::AllFailed),
                 Action::GiveUp if !plan.asked() => {
                     self.metrics.shed.fetch_add(1, Relaxed);
+                    chooser.trace.shed = true;
                     return Err(ForwardError::Shed);
                 }
                 Action::GiveUp => return last_resort.ok_or(ForwardError::AllFailed),
@@ -276,6 +344,7 @@ impl Pool {
                 let refused = rcode == wire::rcode::REFUSED && !self.cfg.refused_final;
                 if rcode == wire::rcode::SERVFAIL || refused {
                     h.on_error_reply(now, rtt);
+                    *lock(&up.stats.last_trouble) = Some((now, Trouble::Answered(rcode)));
                 } else {
                     h.on_success(now, rtt);
                 }
@@ -283,6 +352,7 @@ impl Pool {
             }
             Err(e) => {
                 up.stats.failures.fetch_add(1, Relaxed);
+                *lock(&up.stats.last_trouble) = Some((now, Trouble::Failed(*e)));
                 let refused = matches!(e, ExchangeError::Refused);
                 let mut h = lock(&up.health);
                 let f = Failure {

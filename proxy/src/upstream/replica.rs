@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
+use crate::Instant;
+
 use super::health::Health;
 use super::select::Tier;
 use super::{tcp, udp, ExchangeError};
@@ -19,6 +21,25 @@ pub struct UpstreamStats {
     pub failures: AtomicU64,
     pub mismatches: AtomicU64,
     pub tcp_connections: AtomicU64,
+    /// The last attempt that failed or was answered SERVFAIL or REFUSED, and when.
+    pub last_trouble: Mutex<Option<(Instant, Trouble)>>,
+}
+
+/// What went wrong with one attempt, for /debug/upstreams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    Failed(super::ExchangeError),
+    /// Answered, with an RCODE that counts against it (SERVFAIL, REFUSED).
+    Answered(u16),
+}
+
+impl std::fmt::Display for Trouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trouble::Failed(e) => write!(f, "{e}"),
+            Trouble::Answered(rcode) => write!(f, "answered {}", crate::wire::rcode::name(*rcode)),
+        }
+    }
 }
 
 pub struct Upstream {

@@ -41,6 +41,7 @@ fn pool_of(
         logical,
         attempt_timeout: Duration::from_secs(1),
         tcp: false,
+        replicas_from: Source::Flag,
     };
     (Pool::new(addrs, cfg, metrics.clone()), metrics)
 }
