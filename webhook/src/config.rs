@@ -172,6 +172,12 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_TTL_STRICT")]
     pub ttl_strict: bool,
 
+    /// Let every sidecar keep and show query names on its debug endpoints (/debug/top,
+    /// /debug/cache, /debug/recent); per pod with dns-sidecar.io/debug-names. Whoever
+    /// reaches a pod's admin port, or has `pods/proxy` on it, then reads them.
+    #[arg(long, env = "DNS_SIDECAR_DEBUG_NAMES")]
+    pub debug_names: bool,
+
     /// Log level: error, warn, info or debug.
     #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = dns_sidecar_ops::values::parse_level)]
     pub log_level: log::LevelFilter,
@@ -313,6 +319,7 @@ impl Args {
             ambient: self.ambient,
             linkerd_skip_port: self.linkerd_skip_port,
             ttl_strict: self.ttl_strict,
+            debug_names: self.debug_names,
             admin_port: self.proxy_admin_port,
             resources: Resources {
                 cpu_request: opt(&self.proxy_cpu_request),

@@ -45,6 +45,9 @@ pub struct Settings {
     pub ambient: bool,
     pub linkerd_skip_port: bool,
     pub ttl_strict: bool,
+    /// Query names shown on the sidecars' debug endpoints (`--debug-names`), unless an
+    /// annotation says.
+    pub debug_names: bool,
     pub admin_port: u16,
     pub resources: Resources,
 }
@@ -235,7 +238,12 @@ pub fn decide_with(
         node_cache: wiring.as_ref(),
         run_as_group: plan.run_as_group,
         resources: resources(&s.resources, &tuning),
-        extra_args: &[tuning.proxy_args.clone(), meshes::proxy_args(&plan)].concat(),
+        extra_args: &[
+            tuning.proxy_args.clone(),
+            meshes::proxy_args(&plan),
+            debug_names_arg(s, &tuning),
+        ]
+        .concat(),
     });
     let fallback = tuning.fallback.unwrap_or(s.fallback);
     let inputs = DnsInputs {
@@ -384,3 +392,12 @@ fn view(pod: &Value) -> Value {
 
 #[cfg(test)]
 pub(crate) mod tests;
+/// `--debug-names=true` from the webhook's flag, where the pod's annotation does not say
+/// (the annotation's own value is among `tuning.proxy_args`).
+fn debug_names_arg(s: &Settings, t: &crate::annotations::Tuning) -> Vec<String> {
+    if s.debug_names && !t.applied.contains_key("debug-names") {
+        vec!["--debug-names=true".to_string()]
+    } else {
+        Vec::new()
+    }
+}

@@ -185,6 +185,11 @@ pub(super) const KNOBS: &[Knob] = &[
         kind: Kind::Switch,
     },
     Knob {
+        key: "debug-names",
+        sets: Sets::Flag("--debug-names"),
+        kind: Kind::Bool,
+    },
+    Knob {
         key: "ndots",
         sets: Sets::Pod(PodField::Ndots),
         kind: Kind::Count { min: 1, max: 15 },

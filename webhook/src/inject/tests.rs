@@ -49,6 +49,7 @@ pub(crate) fn settings() -> Settings {
         ambient: true,
         linkerd_skip_port: true,
         ttl_strict: false,
+        debug_names: false,
         admin_port: 9953,
         resources: Resources {
             cpu_request: Some("10m".into()),

@@ -278,6 +278,7 @@ fn ttl_strict_by_annotation_namespace_or_flag() {
     );
     let flag = Settings {
         ttl_strict: true,
+        debug_names: false,
         ..settings()
     };
     assert!(strict(&plain, None, &flag), "the cluster says so");

@@ -114,3 +114,35 @@ fn a_higher_port_sysctl_is_lowered_with_a_warning() {
         out.warnings[0]
     );
 }
+
+#[test]
+fn query_names_are_shown_only_where_the_flag_or_the_annotation_says() {
+    let args = |pod: &Value, s: &Settings| {
+        let out = decide(pod, "dns-demo", s, &ups(), UpstreamSource::EndpointSlices);
+        let (_, after) = injected(pod, &out);
+        after["spec"]["initContainers"][0]["args"].to_string()
+    };
+    let plain = pod_of("plain.json");
+    assert!(
+        !args(&plain, &settings()).contains("--debug-names"),
+        "off by default"
+    );
+    let mut asked = plain.clone();
+    asked["metadata"]["annotations"] = json!({"dns-sidecar.io/debug-names": "true"});
+    assert!(args(&asked, &settings()).contains("\"--debug-names=true\""));
+    let on = Settings {
+        debug_names: true,
+        ..settings()
+    };
+    assert!(
+        args(&plain, &on).contains("\"--debug-names=true\""),
+        "the webhook's flag"
+    );
+    let mut declined = plain.clone();
+    declined["metadata"]["annotations"] = json!({"dns-sidecar.io/debug-names": "false"});
+    let a = args(&declined, &on);
+    assert!(
+        a.contains("\"--debug-names=false\"") && !a.contains("=true"),
+        "{a}"
+    );
+}
