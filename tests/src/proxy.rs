@@ -24,6 +24,8 @@ pub fn built_bin(package: &str) -> PathBuf {
                 "dns-sidecar-proxy",
                 "-p",
                 "dns-sidecar-webhook",
+                "-p",
+                "dns-sidecar-kubectl",
                 "--bins",
                 "-p",
                 "dns-sidecar-tests",
