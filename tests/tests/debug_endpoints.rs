@@ -192,6 +192,13 @@ fn the_endpoints_show_what_real_queries_left() {
         (&Value::from(2), &Value::from(2), &Value::from(1))
     );
 
+    // The latency SLI's histogram: the hits (4 of www, 1 of nope) in its first bucket,
+    // every answer counted.
+    let first = p.metric("dns_sidecar_response_duration_seconds_bucket{le=\"0.0005\"}");
+    let count = p.metric("dns_sidecar_response_duration_seconds_count");
+    assert!(first >= 5.0, "{first} answers in the first bucket");
+    assert!(count >= 7.0 + n as f64, "{count} answers counted");
+
     // A failure: the server gone, a name not cached.
     nsd.proc.signal("KILL");
     nsd.proc.wait_exit(Duration::from_secs(5));
