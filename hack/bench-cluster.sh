@@ -6,13 +6,15 @@
 # DNSCache), a dns-sidecar in every pod, and the two tiers (a sidecar in every pod with our
 # node tier, or with the NodeLocal-like cache, as its first tier). Scenarios: steady state, below
 # capacity, a 2x overload (dropped, and from a queue), a dead replica, every pod's cache
-# cold at once. Prints one markdown table per scenario (tests/src/bin/bench_cluster.rs).
+# cold at once, a node's cache killed and rolled; `shared` (not in the default list) is one
+# node's pods asking the same names, for what a node cache saves. Prints one markdown
+# table per scenario (tests/src/bin/bench_cluster.rs).
 # Usage: hack/bench-cluster.sh [--nodes 2] [--pods 10] [--replicas 2] [--seconds 20]
-#          [--capacity 200 (answers a second per replica)]
+#          [--capacity 200 (answers a second per replica)] [--cluster-ttl 5]
 #          [--setups direct,node-local,sidecar,two-tier,two-tier-node-local]
-#          [--scenarios steady,under,overload,queue,dead,cold]
+#          [--scenarios steady,under,overload,queue,dead,cold,node-kill,node-roll,shared]
 # Traffic stays inside the namespaces it makes; every process it starts is ended by PID, and
-# its namespaces are removed, also when interrupted. About 15 minutes with every setup.
+# its namespaces are removed, also when interrupted. About 20 minutes with every setup.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -135,6 +135,7 @@ fn every_kustomization_builds_into_valid_objects() {
         "example",
         "node-cache",
         "mirror",
+        "debug",
     ] {
         let docs = kustomize(dir);
         assert!(!docs.is_empty(), "{dir}");
@@ -449,5 +450,47 @@ fn the_node_tier_needs_no_privilege_and_runs_the_proxys_own_flags() {
     assert_eq!(
         ns["metadata"]["labels"]["dns-sidecar.io/inject"],
         "disabled"
+    );
+}
+
+#[test]
+fn the_debug_role_reads_pods_and_their_proxy_and_nothing_else() {
+    let docs = kustomize("debug");
+    assert_eq!(docs.len(), 1);
+    let role = &docs[0];
+    assert_eq!(role["kind"], "ClusterRole");
+    let mut granted: Vec<(String, String)> = role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            let verbs: Vec<String> = r["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect();
+            r["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(move |res| {
+                    let res = res.as_str().unwrap().to_string();
+                    verbs.clone().into_iter().map(move |v| (res.clone(), v))
+                })
+        })
+        .collect();
+    granted.sort();
+    assert_eq!(
+        granted,
+        [
+            ("pods".to_string(), "get".to_string()),
+            ("pods/proxy".to_string(), "get".to_string())
+        ],
+        "no exec, no port-forward, no write"
+    );
+    assert!(
+        role["aggregationRule"].is_null()
+            && role["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"].is_null()
     );
 }

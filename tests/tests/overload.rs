@@ -171,3 +171,46 @@ fn a_silent_replica_beside_a_healthy_one_costs_no_failed_lookup() {
         "and marked down: one silent while another answers is a dead replica"
     );
 }
+
+/// Replicas degraded by an overload, then sent nothing for a while (a quiet pod, or one
+/// that selection stopped sending to), must not stay degraded on old evidence: when one
+/// dies, the other takes over at once.
+#[test]
+fn after_an_overload_and_a_quiet_while_a_dead_replica_costs_no_lookup() {
+    let a = FakeUpstream::start("127.0.0.1:0", GOOD, 60);
+    let b = FakeUpstream::start("127.0.0.1:0", GOOD, 60);
+    // Twice what the replicas can answer.
+    for r in [&a, &b] {
+        r.set_capacity(Some(50));
+    }
+    let p = proxy_for(&[&a, &b]);
+    run(p.dns, &names("o", 400), 200.0);
+    let (code, body) = dns_sidecar_tests::http_get(p.admin, "/debug/upstreams");
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let state = |v: &serde_json::Value, addr: SocketAddr| {
+        v["upstreams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["address"] == addr.to_string())
+            .map(|u| u["state"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert!(
+        [&a, &b].iter().any(|r| state(&v, r.addr) == "degraded"),
+        "the overload was seen: {v}"
+    );
+    for r in [&a, &b] {
+        r.set_capacity(None);
+    }
+    // The overload ends; nothing is asked for a while; then a replica dies.
+    std::thread::sleep(Duration::from_secs(5));
+    a.set_mode(Mode::Silent);
+    let n = 60;
+    let got = tally(&run(p.dns, &names("d", n), 20.0));
+    assert_eq!(
+        got.noerror, n,
+        "every lookup answered by the other: {got:?}"
+    );
+}

@@ -64,7 +64,7 @@ fn every_flag_reads_its_environment_variable() {
 #[test]
 fn every_module_is_on_the_readme_map() {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    for krate in ["proxy", "webhook", "ops"] {
+    for krate in ["proxy", "webhook", "ops", "plugin"] {
         let src = repo_root().join(krate).join("src");
         let mut stack = vec![src.clone()];
         let mut missing = Vec::new();

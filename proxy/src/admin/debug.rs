@@ -36,7 +36,7 @@ fn upstream(u: &Upstream, from: &str, now: Instant) -> J {
     let h = u.health();
     let state = if !h.is_up() {
         "down"
-    } else if h.load.is_degraded() {
+    } else if h.load.is_degraded(now) {
         "degraded"
     } else if h.fails > 0 {
         "suspect"
@@ -54,7 +54,7 @@ fn upstream(u: &Upstream, from: &str, now: Instant) -> J {
         "rttvar_ms" => rtt.map(|(_, v)| J::ms(v)),
         "inflight" => h.inflight,
         "consecutive_failures" => h.fails,
-        "loss" => (h.load.loss() * 1000.0).round() / 1000.0,
+        "loss" => (h.load.loss(now) * 1000.0).round() / 1000.0,
         "failures_total" => u.stats.failures.load(std::sync::atomic::Ordering::Relaxed),
         "down_for_s" => h.down_since.map(|t| ago(now, t)),
         "next_probe_in_s" => h.probe.map(|p| until(now, p.at)),

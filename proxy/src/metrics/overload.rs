@@ -61,7 +61,7 @@ impl Metrics {
                 "{p}_upstream_loss{{upstream=\"{}\",tier=\"{}\"}} {:.3}",
                 u.addr,
                 u.tier.label(),
-                u.health().load.loss()
+                u.health().load.loss(crate::Instant::now())
             );
         }
     }

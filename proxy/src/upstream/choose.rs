@@ -49,7 +49,7 @@ impl Chooser for PoolChooser<'_> {
         let now = Instant::now();
         let verdict = {
             let h = lock(&self.set[i].health);
-            overload::allow_extra(kind, h.load.is_degraded(), h.srtt(now), waited)
+            overload::allow_extra(kind, h.load.is_degraded(now), h.expected_rtt(now), waited)
         }
         .and_then(|()| {
             if lock(&self.pool.budget).try_extra(now) {

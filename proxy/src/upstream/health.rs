@@ -62,6 +62,8 @@ pub struct Health {
     rttvar_ms: f64,
     /// When the estimate last had a sample; it decays from then.
     sampled_at: Option<Instant>,
+    /// The last sample, in milliseconds.
+    last_ms: Option<f64>,
     pub fails: u32,
     pub inflight: u32,
     /// Since when it is down (max_fails consecutive failures, or a refusal).
@@ -105,6 +107,20 @@ impl Health {
     pub fn srtt(&self, now: Instant) -> Option<Duration> {
         self.estimate(now)
             .map(|(s, _)| Duration::from_secs_f64(s / 1000.0))
+    }
+
+    /// How soon it is expected to answer, for whether a hedge to it can beat the wait so
+    /// far: the smoothed RTT or the last sample, whichever is lower. The smoothed estimate
+    /// takes dozens of samples to come down after a queue drains (800 ms answers, then 1 ms
+    /// ones); the last sample shows at once that it answers fast again, where a replica
+    /// still queueing gives slow samples and is still not asked.
+    pub fn expected_rtt(&self, now: Instant) -> Option<Duration> {
+        let smoothed = self.estimate(now).map(|(s, _)| s);
+        let best = match (smoothed, self.last_ms) {
+            (Some(s), Some(l)) => Some(s.min(l)),
+            (s, l) => s.or(l),
+        };
+        best.map(|ms| Duration::from_secs_f64(ms / 1000.0))
     }
 
     /// The smoothed RTT and its mean deviation as believed at `now` (for /debug/upstreams).
@@ -155,6 +171,7 @@ impl Health {
             }
         }
         self.sampled_at = Some(now);
+        self.last_ms = Some(r);
         self.clear_failures();
     }
 
@@ -231,15 +248,20 @@ impl Health {
 
     /// Whether a due probe is still worth its packet: not for an upstream that is up and
     /// answered something (SERVFAIL too) within `window`, whose client traffic already
-    /// shows it alive. Then the probe is dropped; one that is down, or silent, is probed.
-    /// An overloaded CoreDNS is spared a probe from every sidecar after every loss.
+    /// shows it alive. Then the probe is put off by its backoff, not dropped: its failures
+    /// stand until an answer clears them, and one that selection stops sending to (its
+    /// failures weigh on its score) would never get that answer, so the probe comes once
+    /// its answers are older than `window`. One that is down, or silent, is probed. An
+    /// overloaded CoreDNS is spared a probe from every sidecar after every loss.
     pub fn probe_needed(&mut self, now: Instant, window: Duration) -> bool {
         let alive = self
             .load
             .answered_at
             .is_some_and(|t| now.saturating_duration_since(t) <= window);
         if self.is_up() && alive {
-            self.probe = None;
+            if let Some(pr) = &mut self.probe {
+                pr.at = now + pr.backoff;
+            }
             return false;
         }
         true

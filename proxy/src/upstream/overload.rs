@@ -1,7 +1,8 @@
 //! Overload told apart from a dead replica, as plain values. Each upstream keeps a `Load`:
 //! the share of its recent attempts lost (timed out, or answered SERVFAIL or REFUSED), when
 //! it last answered at all, the rate of its good answers, and, while it is degraded, a
-//! sending credit refilled at a little above that rate. From those: whether an extra attempt is worth sending (`allow_extra`), what the
+//! sending credit refilled at a little above that rate; an estimate with no new outcome
+//! fades. From those: whether an extra attempt is worth sending (`allow_extra`), what the
 //! pool as a whole is going through (`pool_state`), and whether a timeout may mark a replica
 //! down (`may_mark_down`). One replica silent while another answers is a dead replica: hedge
 //! around it and mark it down. Every replica losing queries while answers still come is an
@@ -27,6 +28,13 @@ const PACE_GAIN: f64 = 1.25;
 const PACE_FLOOR_PER_S: f64 = 5.0;
 /// Most credit held: the burst a degraded replica may receive at once.
 const PACE_CAP: f64 = 16.0;
+/// A loss estimate with no new outcome for this long starts to fade ...
+const LOSS_FADE_AFTER: Duration = Duration::from_secs(1);
+/// ... halving every this long: a degraded replica that selection stopped sending to gets
+/// no outcome that could clear it, and must not stay degraded for good on old evidence (as
+/// an RTT estimate without samples decays, `health::DECAY_HALF_LIFE_S`). In an overload,
+/// outcomes come every few milliseconds and nothing fades.
+const LOSS_HALF_LIFE: Duration = Duration::from_secs(1);
 /// Good answers are counted over windows this long ...
 const RATE_WINDOW: Duration = Duration::from_millis(100);
 /// ... and each window's rate weighs this much in the estimate.
@@ -36,6 +44,8 @@ const RATE_WEIGHT: f64 = 0.3;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Load {
     loss: f64,
+    /// When the last outcome (answer or loss) came: the loss estimate fades from then.
+    outcome_at: Option<Instant>,
     degraded: bool,
     /// When it last answered anything (SERVFAIL and REFUSED too: it is alive).
     pub answered_at: Option<Instant>,
@@ -51,13 +61,20 @@ pub struct Load {
 }
 
 impl Load {
-    /// The share of recent attempts lost, 0..1.
-    pub fn loss(&self) -> f64 {
-        self.loss
+    /// The share of recent attempts lost, 0..1, as believed at `now` (faded once no
+    /// outcome came for `LOSS_FADE_AFTER`).
+    pub fn loss(&self, now: Instant) -> f64 {
+        let idle = self.outcome_at.map_or(Duration::ZERO, |t| {
+            now.saturating_duration_since(t)
+                .saturating_sub(LOSS_FADE_AFTER)
+        });
+        self.loss * (-idle.as_secs_f64() / LOSS_HALF_LIFE.as_secs_f64()).exp2()
     }
 
-    pub fn is_degraded(&self) -> bool {
-        self.degraded
+    /// Degraded at `now`: it lost over `DEGRADED_ABOVE` of its attempts and has not come
+    /// back under `RECOVERED_BELOW` since, its estimate faded included.
+    pub fn is_degraded(&self, now: Instant) -> bool {
+        self.degraded && self.loss(now) >= RECOVERED_BELOW
     }
 
     /// Good answers a second, as estimated at the last window's end (the clock moves it
@@ -98,7 +115,12 @@ impl Load {
     }
 
     fn outcome(&mut self, now: Instant, lost: bool) {
-        self.loss += LOSS_WEIGHT * ((lost as u8 as f64) - self.loss);
+        let faded = self.loss(now);
+        // Recovered while nothing came (`is_degraded` said so already): the new outcome
+        // counts from there, and enters degraded again only past `DEGRADED_ABOVE`.
+        self.degraded &= faded >= RECOVERED_BELOW;
+        self.loss = faded + LOSS_WEIGHT * ((lost as u8 as f64) - faded);
+        self.outcome_at = Some(now);
         if !self.degraded && self.loss > DEGRADED_ABOVE && self.rated {
             self.degraded = true;
             self.credit = PACE_CAP / 2.0;
@@ -130,12 +152,12 @@ impl Load {
     /// Whether a first attempt may go to it now: always while it is not degraded, else
     /// while it has credit.
     pub fn admissible(&self, now: Instant) -> bool {
-        !self.degraded || self.credit_now(now) >= 1.0
+        !self.is_degraded(now) || self.credit_now(now) >= 1.0
     }
 
     /// A first attempt went to it: spends one credit while degraded.
     pub fn spend(&mut self, now: Instant) {
-        if self.degraded {
+        if self.is_degraded(now) {
             self.credit = (self.credit_now(now) - 1.0).max(0.0);
             self.credit_at = Some(now);
         }
@@ -224,7 +246,7 @@ pub fn pool_state(
 ) -> PoolState {
     let mut answering = false;
     for (up, load) in replicas {
-        if up && !load.degraded {
+        if up && !load.is_degraded(now) {
             return PoolState::Healthy;
         }
         answering |= load

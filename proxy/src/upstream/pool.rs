@@ -182,9 +182,10 @@ impl Pool {
     /// none is (replicas gone, or all overloaded), a stale answer is served at once
     /// instead of waiting on them (RFC 8767).
     pub fn any_healthy(&self) -> bool {
+        let now = Instant::now();
         self.snapshot().iter().any(|u| {
             let h = lock(&u.health);
-            h.is_up() && h.fails == 0 && !h.load.is_degraded()
+            h.is_up() && h.fails == 0 && !h.load.is_degraded(now)
         })
     }
 

@@ -48,6 +48,10 @@ impl Setup {
         })
     }
 
+    fn has_sidecars(self) -> bool {
+        self.resolver() == Resolver::Sidecar
+    }
+
     fn resolver(self) -> Resolver {
         match self {
             Setup::Direct => Resolver::Vip,
@@ -274,6 +278,13 @@ fn main() {
         b.start(s);
         for (sc, rows) in tables.iter_mut() {
             b.fleet.set_faults(Fault::None);
+            let debug = std::env::var_os("BENCH_DEBUG").is_some() && s.has_sidecars();
+            if debug {
+                eprintln!(
+                    "{sc:?} / {s:?}, pod 0 before: {}",
+                    b.fleet.pod_http(0, "/debug/upstreams")
+                );
+            }
             let total = f64::from(cap * replicas);
             let (row, seconds) = match sc {
                 Scenario::Steady | Scenario::Shared => {
@@ -312,7 +323,17 @@ fn main() {
                 }
                 Scenario::Dead => b.measure(s, &steady_load(), 6, secs, move |f| {
                     std::thread::sleep(Duration::from_secs(secs / 3));
+                    if debug {
+                        eprintln!(
+                            "pod 0 as replica 0 dies: {}",
+                            f.pod_http(0, "/debug/upstreams")
+                        );
+                    }
                     f.set_fault(0, Fault::Dead);
+                    if debug {
+                        std::thread::sleep(Duration::from_secs(2));
+                        eprintln!("pod 0 2 s later: {}", f.pod_http(0, "/debug/upstreams"));
+                    }
                 }),
                 Scenario::Cold => {
                     let bin = b.o.bin.clone();
@@ -336,6 +357,24 @@ fn main() {
                 }
             };
             b.fleet.set_faults(Fault::None);
+            if debug {
+                let mut denied = std::collections::BTreeMap::<&str, f64>::new();
+                for p in 0..b.fleet.pods.len() {
+                    let m = b.fleet.pod_http(p, "/metrics");
+                    for r in ["budget", "overloaded", "not_faster"] {
+                        let series =
+                            format!("dns_sidecar_extra_attempts_denied_total{{reason=\"{r}\"}}");
+                        *denied.entry(r).or_default() += dns_sidecar_tests::metric(&m, &series);
+                    }
+                }
+                eprintln!(
+                    "{sc:?} / {s:?}: extra attempts denied since start, all pods: {denied:?}"
+                );
+                eprintln!(
+                    "{sc:?} / {s:?}, pod 0 after: {}",
+                    b.fleet.pod_http(0, "/debug/recent")
+                );
+            }
             if *sc == Scenario::Cold {
                 cold_series.push((s, seconds));
             }

@@ -234,7 +234,11 @@ fn a_probe_is_dropped_while_client_queries_are_answered() {
         !busy.probe_needed(t0 + ms(400), w),
         "it answered 400 ms ago"
     );
-    assert_eq!(busy.probe, None, "dropped, not postponed");
+    assert!(!busy.probe_due(t0 + ms(500)), "put off by its backoff");
+    assert!(
+        busy.probe_needed(t0 + ms(1500), w),
+        "its failure stands and nothing answered for 1.5 s: probed"
+    );
     let mut silent = Health::default();
     silent.on_success(t0, ms(1));
     silent.on_failure(t0 + ms(10), false, &p);
@@ -248,5 +252,23 @@ fn a_probe_is_dropped_while_client_queries_are_answered() {
     assert!(
         down.probe_needed(t0 + ms(10), w),
         "a down replica is always probed"
+    );
+}
+
+#[test]
+fn after_a_queue_drains_the_last_sample_shows_it_fast_again() {
+    let mut h = Health::default();
+    let t = t0();
+    for i in 0..30 {
+        h.on_success(t + ms(i * 10), ms(800));
+    }
+    h.on_success(t + ms(300), ms(1));
+    let srtt = h.srtt(t + ms(300)).unwrap();
+    assert!(srtt > ms(600), "the smoothed estimate lags: {srtt:?}");
+    assert_eq!(h.expected_rtt(t + ms(300)), Some(ms(1)));
+    h.on_success(t + ms(310), ms(700));
+    assert!(
+        h.expected_rtt(t + ms(310)).unwrap() > ms(600),
+        "still queueing: a slow sample"
     );
 }

@@ -21,9 +21,9 @@ fn fed(now: Instant, n: usize, lost_per_ten: usize) -> Load {
 #[test]
 fn loss_marks_degraded_with_hysteresis() {
     let t0 = Instant::now();
-    assert!(!fed(t0, 200, 1).is_degraded(), "10% loss: a lossy day");
+    assert!(!fed(t0, 200, 1).is_degraded(t0), "10% loss: a lossy day");
     let mut l = fed(t0, 200, 5);
-    assert!(l.is_degraded(), "half lost: {}", l.loss());
+    assert!(l.is_degraded(t0), "half lost: {}", l.loss(t0));
     // Back to 20% loss: under the entry mark, still over the exit mark.
     let t1 = t0 + ms(200);
     for i in 0..200 {
@@ -33,17 +33,17 @@ fn loss_marks_degraded_with_hysteresis() {
             l.on_answer(t1, true);
         }
     }
-    assert!(l.is_degraded(), "hysteresis: {}", l.loss());
+    assert!(l.is_degraded(t0), "hysteresis: {}", l.loss(t0));
     for _ in 0..30 {
         l.on_answer(t1, true);
     }
-    assert!(!l.is_degraded(), "recovered: {}", l.loss());
+    assert!(!l.is_degraded(t0), "recovered: {}", l.loss(t0));
     let mut early = Load::default();
     for _ in 0..20 {
         early.on_loss(t0);
     }
     assert!(
-        !early.is_degraded(),
+        !early.is_degraded(t0),
         "not before a whole window measured its answer rate, to pace it at"
     );
 }
@@ -55,7 +55,7 @@ fn servfail_and_refused_count_as_lost_but_show_the_replica_alive() {
     for i in 0..200 {
         l.on_answer(t0 + ms(i), false);
     }
-    assert!(l.is_degraded());
+    assert!(l.is_degraded(t0));
     assert_eq!(l.answered_at, Some(t0 + ms(199)));
 }
 
@@ -76,7 +76,7 @@ async fn a_degraded_replica_is_paced_at_a_little_above_its_answer_rate() {
     for _ in 0..10 {
         l.on_loss(Instant::now());
     }
-    assert!(l.is_degraded());
+    assert!(l.is_degraded(Instant::now()));
     // Over the next second, sending as fast as allowed: 1.25 x 100 + 5 a second, and the
     // burst the credit held.
     let t0 = Instant::now();
@@ -163,7 +163,11 @@ fn the_pool_tells_a_dead_replica_from_an_overload() {
         PoolState::Overloaded,
         "every replica losing, answers still coming"
     );
-    let silent = fed(t0, 300, 5);
+    // Answered last 5 s ago; every attempt since timed out.
+    let mut silent = fed(t0, 300, 5);
+    for i in 0..20 {
+        silent.on_loss(later - ms(100) + ms(i));
+    }
     assert_eq!(
         pool_state([(true, silent.clone()), (false, dead)], later, recent),
         PoolState::Dark,
@@ -192,4 +196,24 @@ fn only_a_replica_that_stopped_answering_is_marked_down_for_a_timeout() {
         may_mark_down(true, Some(t0), t0, w),
         "a refusal is definitive"
     );
+}
+
+#[test]
+fn a_degraded_replica_sent_nothing_more_fades_back() {
+    // Half lost, then selection sends it nothing: no outcome could clear it.
+    let t0 = Instant::now();
+    let l = fed(t0, 200, 5);
+    let last = t0 + ms(199);
+    assert!(l.is_degraded(last + ms(900)), "{}", l.loss(last + ms(900)));
+    assert!(
+        l.is_degraded(last + ms(2000)),
+        "faded to {}, not yet recovered",
+        l.loss(last + ms(2000))
+    );
+    let later = last + ms(4500);
+    assert!(!l.is_degraded(later), "faded to {}", l.loss(later));
+    // A loss then counts from the faded estimate: one loss does not make it degraded.
+    let mut l = l;
+    l.on_loss(later);
+    assert!(!l.is_degraded(later), "{}", l.loss(later));
 }
