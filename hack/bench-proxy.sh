@@ -10,7 +10,8 @@
 #   per 100,000 cache hits and per 100,000 cache misses (each a new name, answered by NSD),
 #   private memory (Anonymous in /proc/PID/smaps_rollup: what each pod adds; the binary's
 #   pages are shared through the page cache) and RSS, idle and with 10,000 names cached;
-#   then dns-sidecar against the best peer and against the targets of issue 11.
+#   then dns-sidecar against the best peer and against the targets of issue 11, and what
+#   --debug-names (a row of its own, not a peer) costs it.
 # Then, as root, the autopath levels in network namespaces (upstream queries per cold lookup
 # and per minute, cold lookup time with replicas 20 ms away; tests/src/bin/autopath_bench.rs).
 # Usage: hack/bench-proxy.sh [seconds per throughput run, default 10] [rounds, default 3]
@@ -104,6 +105,10 @@ start_server() { # name port -> sets SPID
     dns-sidecar)
       "${ON_SERVER[@]}" "$BIN" --listen 127.0.0.1:$port --upstream 127.0.0.1:$UP --admin 127.0.0.1:$((port + 1000)) \
         --cache-size 10000 --log-level warn & ;;
+    dns-sidecar-names)
+      # The same with query names kept for /debug/top: what --debug-names costs a query.
+      "${ON_SERVER[@]}" "$BIN" --listen 127.0.0.1:$port --upstream 127.0.0.1:$UP --admin 127.0.0.1:$((port + 1000)) \
+        --cache-size 10000 --log-level warn --debug-names=true & ;;
     dnsdist)
       cat > "$W/dnsdist.conf" <<EOF
 setSecurityPollSuffix("")
@@ -155,7 +160,7 @@ EOF
 # All run side by side on their own ports, so the measurements can interleave: each round
 # measures every server once, in a rotated order, and the table gives the median over ROUNDS
 # rounds. One server measured first (or during a noisy moment) no longer decides a row.
-NAMES_ALL=(dns-sidecar dnsdist unbound dnsmasq)
+NAMES_ALL=(dns-sidecar dns-sidecar-names dnsdist unbound dnsmasq)
 declare -A PORT PID IDLE FULL AIDLE AFULL
 port=25400
 for name in "${NAMES_ALL[@]}" limit limit-mmsg; do
@@ -259,6 +264,7 @@ echo
 printf '%s\n' "${ROWS[@]}" | awk -v lq="$LQ" -v lc="$LC" '
   function verdict(ok) { return ok ? "met" : "NOT met" }
   NR == 1 { q = $2; c = $4; m = $5; p = $6; mc = $7; ai = $8; af = $9; next }
+  $1 == "dns-sidecar-names" { nc = $4; nmc = $7; naf = $9; next }
   { if ($2 > bq) bq = $2; if ($4 > bc) bc = $4; if (!bm || $5 < bm) bm = $5; if (!bp || $6 < bp) bp = $6;
     if (!bmc || $7 < bmc) bmc = $7; if (!bai || $8 < bai) bai = $8; if (!baf || $9 < baf) baf = $9 }
   END {
@@ -268,6 +274,7 @@ printf '%s\n' "${ROWS[@]}" | awk -v lq="$LQ" -v lc="$LC" '
       ai / 1024, verdict(ai <= 512), af / 1024, verdict(af <= 2560), bc / c, verdict(bc / c <= 0.8)
     printf "         throughput x%.2f of best peer >= 1.2: %s (pinned q/s x%.2f); x%.2f of the limit responder >= 0.8: %s (pinned q/s x%.2f)\n",
       c / bc, verdict(c >= 1.2 * bc), q / bq, c / lc, verdict(c >= 0.8 * lc), q / lq
+    printf "--debug-names: CPU/hit x%.2f, CPU/miss x%.2f, private 10k x%.2f of dns-sidecar without it\n", c / nc, nmc / mc, naf / af
   }'
 
 echo

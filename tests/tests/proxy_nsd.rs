@@ -3,7 +3,7 @@
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use dns_sidecar_tests::{dig, http_get, wait_until, Nsd, Proxy};
+use dns_sidecar_tests::{dig, http_get, metric, wait_until, Nsd, Proxy};
 
 #[test]
 fn answers_equal_the_servers_answers() {
@@ -152,16 +152,29 @@ fn health_endpoints_and_metrics() {
     assert_eq!(http_get(p.admin, "/readyz").0, 200);
     dig(p.dns, &["www.example.test"]);
     let m = p.metrics();
-    for series in [
-        "dns_sidecar_requests_total{proto=\"udp\",type=\"A\"} 1",
-        "dns_sidecar_cache_entries 1",
-        &format!("dns_sidecar_upstream_up{{upstream=\"{}\"}} 1", nsd.addr),
-        &format!(
-            "dns_sidecar_upstream_rtt_seconds_count{{upstream=\"{}\"}} 1",
-            nsd.addr
+    // Label-subset match: series carry more labels (tier) than asked for.
+    for (series, want) in [
+        (
+            "dns_sidecar_requests_total{proto=\"udp\",type=\"A\"}".to_string(),
+            1.0,
+        ),
+        ("dns_sidecar_cache_entries".to_string(), 1.0),
+        (
+            format!(
+                "dns_sidecar_upstream_up{{upstream=\"{}\",tier=\"replica\"}}",
+                nsd.addr
+            ),
+            1.0,
+        ),
+        (
+            format!(
+                "dns_sidecar_upstream_rtt_seconds_count{{upstream=\"{}\"}}",
+                nsd.addr
+            ),
+            1.0,
         ),
     ] {
-        assert!(m.contains(series), "missing {series} in\n{m}");
+        assert_eq!(metric(&m, &series), want, "{series} in\n{m}");
     }
     assert_eq!(http_get(p.admin, "/nope").0, 404);
 }
