@@ -99,6 +99,21 @@ impl Failure {
 }
 
 impl Health {
+    /// The failure of an attempt that ended at `now` (refused: nothing listens), as told
+    /// apart from overload by what this upstream answered while it waited `window`.
+    pub fn failure(&self, refused: bool, now: Instant, window: Duration, jitter: f64) -> Failure {
+        Failure {
+            definitive: refused,
+            may_mark_down: super::overload::may_mark_down(
+                refused,
+                self.load.answered_at,
+                now,
+                window,
+            ),
+            jitter,
+        }
+    }
+
     pub fn is_up(&self) -> bool {
         self.down_since.is_none()
     }

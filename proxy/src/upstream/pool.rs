@@ -13,8 +13,8 @@ use tokio::time::{sleep_until, timeout, Instant};
 use super::attempts::{Action, Attempts, Event, MAX_RETRANSMITS};
 use super::budget::{BudgetPolicy, BudgetState, RetryBudget};
 use super::choose::{self, PoolChooser};
-use super::health::{Failure, HealthPolicy};
-use super::overload::{self, PoolState};
+use super::health::HealthPolicy;
+use super::overload::PoolState;
 use super::replica::Trouble;
 use super::select::Tier;
 use super::trace::{Ended, Trace};
@@ -356,16 +356,12 @@ impl Pool {
                 *lock(&up.stats.last_trouble) = Some((now, Trouble::Failed(*e)));
                 let refused = matches!(e, ExchangeError::Refused);
                 let mut h = lock(&up.health);
-                let f = Failure {
-                    definitive: refused,
-                    may_mark_down: overload::may_mark_down(
-                        refused,
-                        h.load.answered_at,
-                        now,
-                        self.cfg.attempt_timeout,
-                    ),
-                    jitter: crate::jitter::unit(),
-                };
+                let f = h.failure(
+                    refused,
+                    now,
+                    self.cfg.attempt_timeout,
+                    crate::jitter::unit(),
+                );
                 h.inflight = h.inflight.saturating_sub(1);
                 let down = h.fail(now, f, &self.cfg.health);
                 drop(h);

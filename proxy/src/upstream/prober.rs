@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use tokio::time::{sleep_until, timeout, Instant};
 
-use super::health::Failure;
-use super::{overload, ExchangeError, Pool};
+use super::{ExchangeError, Pool};
 use crate::lock;
 use crate::wire::Ask;
 
@@ -58,17 +57,13 @@ impl Pool {
                             let (refused, now) =
                                 (matches!(e, ExchangeError::Refused), Instant::now());
                             let mut h = lock(&up.health);
-                            let f = Failure {
-                                definitive: refused,
-                                may_mark_down: overload::may_mark_down(
-                                    refused,
-                                    h.load.answered_at,
-                                    now,
-                                    pool.cfg.attempt_timeout,
-                                ),
-                                jitter: crate::jitter::unit(),
-                            };
-                            if h.probe_failed(Instant::now(), f, &pool.cfg.health) {
+                            let f = h.failure(
+                                refused,
+                                now,
+                                pool.cfg.attempt_timeout,
+                                crate::jitter::unit(),
+                            );
+                            if h.probe_failed(now, f, &pool.cfg.health) {
                                 log::warn!("upstream {} marked down after a probe: {e}", up.addr);
                             }
                         }

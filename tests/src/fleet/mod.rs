@@ -65,18 +65,7 @@ pub fn pod_ip(k: usize, j: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 244, 1 + k as u8, 10 + j as u8)
 }
 
-pub(crate) fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
+pub(crate) use crate::netns::{answers_in, sh};
 
 fn ns_sh(ns: &str, args: &[&str]) -> String {
     let mut v = vec!["ip", "netns", "exec", ns];
@@ -350,22 +339,7 @@ impl Fleet {
             name: format!("nsd r{i}"),
         });
         wait_until(Duration::from_secs(10), || {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &ns,
-                    "dig",
-                    "@127.0.0.1",
-                    "-p",
-                    "5353",
-                    "+time=1",
-                    "+tries=1",
-                    "+short",
-                    DISCOVERY,
-                ])
-                .output()
-                .is_ok_and(|o| !o.stdout.is_empty())
+            answers_in(&ns, "127.0.0.1", 5353, DISCOVERY)
         })
         .unwrap_or_else(|| panic!("nsd in {ns} did not answer"));
     }

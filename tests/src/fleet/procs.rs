@@ -105,22 +105,7 @@ impl Fleet {
     /// Waits until `ip:port` in `ns` answers a cluster name.
     fn await_answer(&self, ns: &str, ip: &str, port: u16) {
         wait_until(Duration::from_secs(15), || {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    ns,
-                    "dig",
-                    &format!("@{ip}"),
-                    "-p",
-                    &port.to_string(),
-                    "+time=1",
-                    "+tries=1",
-                    "+short",
-                    "svc0.default.svc.cluster.local",
-                ])
-                .output()
-                .is_ok_and(|o| !o.stdout.is_empty())
+            super::answers_in(ns, ip, port, "svc0.default.svc.cluster.local")
         })
         .unwrap_or_else(|| panic!("nothing answers on {ip}:{port} in {ns}"));
     }

@@ -74,22 +74,7 @@ impl Cluster {
         });
         let ns = self.replicas[i].ns.clone();
         wait_until(Duration::from_secs(10), || {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &ns,
-                    "dig",
-                    &format!("@{ip}"),
-                    "-p",
-                    &port.to_string(),
-                    "+time=1",
-                    "+tries=1",
-                    "+short",
-                    "kubernetes.default.svc.cluster.local",
-                ])
-                .output()
-                .is_ok_and(|o| !o.stdout.is_empty())
+            super::answers_in(&ns, ip, port, "kubernetes.default.svc.cluster.local")
         })
         .unwrap_or_else(|| panic!("nsd in {ns} did not answer"));
     }

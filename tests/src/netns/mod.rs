@@ -66,7 +66,7 @@ pub fn require_root_and_tools() {
     require("tc", "iproute2");
 }
 
-fn sh(args: &[&str]) -> String {
+pub(crate) fn sh(args: &[&str]) -> String {
     let out = Command::new(args[0])
         .args(&args[1..])
         .output()
@@ -77,6 +77,17 @@ fn sh(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Whether `server:port`, asked from namespace `ns` (one try of a second), answers `name`
+/// with at least one record: the wait for a server just started.
+pub(crate) fn answers_in(ns: &str, server: &str, port: u16, name: &str) -> bool {
+    let (at, port) = (format!("@{server}"), port.to_string());
+    Command::new("ip")
+        .args(["netns", "exec", ns, "dig", &at, "-p", &port])
+        .args(["+time=1", "+tries=1", "+short", name])
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty())
 }
 
 pub fn replica_ip(i: usize) -> Ipv4Addr {
