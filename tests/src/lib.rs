@@ -31,5 +31,5 @@ pub mod unbound;
 pub use dig::{dig, Dig};
 pub use http::{http_get, metric};
 pub use nsd::{test_zone, Nsd};
-pub use process::{free_port, require, wait_until, Proc, TempDir};
+pub use process::{closed_port, free_port, output_with_stdin, require, wait_until, Proc, TempDir};
 pub use proxy::{built_bin, proxy_bin, repo_root, Proxy};

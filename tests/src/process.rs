@@ -26,6 +26,31 @@ pub fn require(tool: &str, package: &str) -> PathBuf {
 /// upstream query) can be given it between this check and the server's bind; ports
 /// handed out in this process are not handed out again. Where the range leaves no room
 /// below it, any kernel-chosen port is used.
+/// Runs `cmd` with `input` on its stdin; its output once it exits.
+pub fn output_with_stdin(cmd: &mut std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    // Dropped after the write, so the child sees the end of its input.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// A UDP address on loopback where nothing listens: the kernel refuses a datagram at once.
+pub fn closed_port() -> std::net::SocketAddr {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 pub fn free_port(ip: &str) -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
     static NEXT: AtomicU32 = AtomicU32::new(0);

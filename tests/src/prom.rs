@@ -2,14 +2,16 @@
 //! and a webhook with a little traffic, and a real Prometheus scraping them as the
 //! PodMonitor and ServiceMonitor would.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{dig, free_port, http_get, repo_root, require, wait_until, Nsd, Proc, Proxy, TempDir};
+use crate::{
+    dig, free_port, http_get, output_with_stdin, repo_root, require, wait_until, Nsd, Proc, Proxy,
+    TempDir,
+};
 
 pub fn promtool() -> PathBuf {
     require("promtool", "prometheus")
@@ -131,20 +133,7 @@ pub fn stack() -> Stack {
 
 /// `promtool check metrics` reads a scrape on stdin; clean means exit 0 and nothing said.
 pub fn check_metrics(scrape: &str, what: &str) {
-    let mut child = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(scrape.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(Command::new(promtool()).args(["check", "metrics"]), scrape);
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::time::Duration;
 
-use crate::{free_port, http_get, metric, wait_until, Proc};
+use crate::{free_port, http_get, metric, wait_until, Proc, TempDir};
 
 /// A workspace binary, built (debug) once per test process with the cargo running the tests.
 pub fn built_bin(package: &str) -> PathBuf {
@@ -78,6 +78,31 @@ impl Proxy {
         let mut args = vec!["--upstream".to_string(), upstream.to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
         Proxy::start(&args)
+    }
+
+    /// A pod's sidecar as the debugging tests find it: `nsd` and `dead` (where nothing
+    /// listens) as its replicas, query names kept, a 500 ms query budget, and the resolv.conf
+    /// of a pod in namespace `shop` (search `shop.svc.cluster.local example.test`, ndots 5)
+    /// written into `dir`.
+    pub fn for_debugging(nsd: SocketAddr, dead: SocketAddr, dir: &TempDir) -> Proxy {
+        let rc = dir.0.join("resolv.conf");
+        std::fs::write(
+            &rc,
+            "nameserver 127.0.0.1\nsearch shop.svc.cluster.local example.test\noptions ndots:5\n",
+        )
+        .unwrap();
+        Proxy::for_upstream(
+            nsd,
+            &[
+                "--upstream",
+                &dead.to_string(),
+                "--debug-names=true",
+                "--resolv-conf",
+                &rc.display().to_string(),
+                "--query-timeout",
+                "500ms",
+            ],
+        )
     }
 
     /// Starts the proxy in this process with `args` after `--listen 127.0.0.1:0 --admin

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use dns_sidecar_tests::{dig, http_get, wait_until, Nsd, Proxy, TempDir};
+use dns_sidecar_tests::{closed_port, dig, http_get, wait_until, Nsd, Proxy, TempDir};
 
 fn get(p: &Proxy, path: &str) -> (u16, Value) {
     let (code, body) = http_get(p.admin, path);
@@ -22,24 +22,6 @@ fn ok(p: &Proxy, path: &str) -> Value {
     let (code, v) = get(p, path);
     assert_eq!(code, 200, "{path}: {v}");
     v
-}
-
-/// An address nothing listens on: the kernel refuses at once.
-fn closed_port() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn resolv_conf(dir: &TempDir) -> String {
-    let path = dir.0.join("resolv.conf");
-    std::fs::write(
-        &path,
-        "nameserver 127.0.0.1\nsearch shop.svc.cluster.local example.test\noptions ndots:5\n",
-    )
-    .unwrap();
-    path.display().to_string()
 }
 
 fn upstream(v: &Value, addr: SocketAddr) -> &Value {
@@ -56,19 +38,7 @@ fn the_endpoints_show_what_real_queries_left() {
     let mut nsd = Nsd::start("127.0.0.1", &["example.test"]);
     let dead = closed_port();
     let dir = TempDir::new("debug");
-    let rc = resolv_conf(&dir);
-    let p = Proxy::for_upstream(
-        nsd.addr,
-        &[
-            "--upstream",
-            &dead.to_string(),
-            "--debug-names=true",
-            "--resolv-conf",
-            &rc,
-            "--query-timeout",
-            "500ms",
-        ],
-    );
+    let p = Proxy::for_debugging(nsd.addr, dead, &dir);
     for _ in 0..5 {
         assert_eq!(dig(p.dns, &["www.example.test"]).status, "NOERROR");
     }

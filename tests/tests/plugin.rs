@@ -7,14 +7,14 @@
 //! names, and one the API server cannot reach.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{json, Value};
 
 use dns_sidecar_tests::apiserver::ApiServer;
-use dns_sidecar_tests::{built_bin, dig, injected, require, Nsd, Proxy, TempDir};
+use dns_sidecar_tests::{built_bin, closed_port, dig, injected, require, Nsd, Proxy, TempDir};
 
 const NS: &str = "shop";
 
@@ -113,29 +113,9 @@ fn old_sidecar() -> SocketAddr {
 #[test]
 fn each_command_answers_through_the_api_servers_pod_proxy() {
     let mut nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let dead = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let dead = closed_port();
     let dir = TempDir::new("plugin");
-    let rc = dir.0.join("resolv.conf");
-    std::fs::write(
-        &rc,
-        "nameserver 127.0.0.1\nsearch shop.svc.cluster.local example.test\noptions ndots:5\n",
-    )
-    .unwrap();
-    let p = Proxy::for_upstream(
-        nsd.addr,
-        &[
-            "--upstream",
-            &dead.to_string(),
-            "--debug-names=true",
-            "--resolv-conf",
-            rc.to_str().unwrap(),
-            "--query-timeout",
-            "500ms",
-        ],
-    );
+    let p = Proxy::for_debugging(nsd.addr, dead, &dir);
     let api = ApiServer::start();
     let (pod, port) = running_pod("web-1");
     api.put_pod(NS, pod.clone(), &[(port, p.admin)]);

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::*;
-use crate::{built_bin, wait_until, Proc};
+use crate::{built_bin, output_with_stdin, wait_until, Proc};
 
 /// The uid and gid an app container runs as here.
 pub const APP_UID: u32 = 1000;
@@ -28,22 +28,10 @@ impl Cluster {
 
     fn load_rules(&self, ns: &str, rules: &str) {
         crate::require("iptables-restore", "iptables");
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, "iptables-restore", "--noflush"])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(rules.as_bytes())
-                .unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = output_with_stdin(
+            Command::new("ip").args(["netns", "exec", ns, "iptables-restore", "--noflush"]),
+            rules,
+        );
         assert!(
             out.status.success(),
             "iptables-restore in {ns}: {}",
