@@ -37,6 +37,11 @@ pub mod rcode {
     /// Extended RCODE 16: needs an OPT record to carry its upper bits.
     pub const BADVERS: u16 = 16;
 
+    /// The header's 4-bit RCODE of a message at least a header long (checked by the caller).
+    pub fn of(msg: &[u8]) -> u16 {
+        u16::from(msg[3] & 0xF)
+    }
+
     /// The RCODE's mnemonic (RFC 6895), or "other".
     pub fn name(code: u16) -> &'static str {
         match code {

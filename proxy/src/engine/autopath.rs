@@ -91,7 +91,7 @@ impl Autopath {
     fn learn(&self, key: Key<'_>, resp: &[u8]) {
         if self.level < Level::Nxdomain
             || resp.len() < wire::HEADER_LEN
-            || u16::from(resp[3] & 0xF) != wire::rcode::NXDOMAIN
+            || wire::rcode::of(resp) != wire::rcode::NXDOMAIN
         {
             return;
         }

@@ -107,7 +107,7 @@ impl Engine {
         // never replaced by a stale one.
         if let Some(a) = answer
             .as_ref()
-            .filter(|a| a.rcode() == rcode::REFUSED && self.pool.refused_is_final())
+            .filter(|a| a.rcode() == rcode::REFUSED && self.pool.config().refused_final)
         {
             let served = Served::Error(rcode::REFUSED);
             self.failed(ask.key(), What::Refused, served, Some(trace));

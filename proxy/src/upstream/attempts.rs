@@ -58,6 +58,13 @@ pub trait Chooser {
     fn allow_extra(&mut self, i: usize, kind: Extra, waited: Duration) -> Result<(), Denied>;
 }
 
+/// Whether an answer with `rcode` is an error to get around (SERVFAIL, or REFUSED unless
+/// REFUSED is final, `--ttl-strict`) rather than the question's answer.
+pub fn is_error_reply(rcode: u16, refused_final: bool) -> bool {
+    use crate::wire::rcode::{REFUSED, SERVFAIL};
+    rcode == SERVFAIL || (rcode == REFUSED && !refused_final)
+}
+
 #[derive(Debug, Default)]
 pub struct Attempts {
     /// REFUSED is the answer (a DNS policy's verdict, as Cilium's), not a reason to ask
@@ -101,8 +108,7 @@ impl Attempts {
             None | Some(Event::Deadline) => {}
             Some(Event::Answer { upstream, rcode }) => {
                 self.settle(upstream);
-                let refused = rcode == crate::wire::rcode::REFUSED;
-                if rcode != crate::wire::rcode::SERVFAIL && (!refused || self.refused_final) {
+                if !is_error_reply(rcode, self.refused_final) {
                     return Action::Done;
                 }
                 self.hurry(now, c);

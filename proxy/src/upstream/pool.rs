@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, timeout, Instant};
 
-use super::attempts::{Action, Attempts, Event, MAX_RETRANSMITS};
+use super::attempts::{is_error_reply, Action, Attempts, Event, MAX_RETRANSMITS};
 use super::budget::{BudgetPolicy, BudgetState, RetryBudget};
 use super::choose::{self, PoolChooser};
 use super::health::HealthPolicy;
@@ -199,11 +199,6 @@ impl Pool {
         choose::state(&self.snapshot(), Instant::now(), self.recent())
     }
 
-    /// Whether REFUSED is an answer to pass through (`--ttl-strict`).
-    pub fn refused_is_final(&self) -> bool {
-        self.cfg.refused_final
-    }
-
     /// The retry budget's counts now.
     pub fn budget(&self) -> BudgetState {
         lock(&self.budget).state(Instant::now())
@@ -280,16 +275,15 @@ impl Pool {
                     };
                     let ended = match &got {
                         Ok(resp) => Ended::Answered {
-                            rcode: (resp[3] & 0xF) as u16,
+                            rcode: wire::rcode::of(resp),
                         },
                         Err(e) => Ended::Failed(*e),
                     };
                     chooser.trace.ended(upstream, ended, Instant::now());
                     event = Some(match got {
                         Ok(resp) => {
-                            let rcode = (resp[3] & 0xF) as u16;
-                            let refused = rcode == wire::rcode::REFUSED && !self.cfg.refused_final;
-                            if rcode == wire::rcode::SERVFAIL || refused {
+                            let rcode = wire::rcode::of(&resp);
+                            if is_error_reply(rcode, self.cfg.refused_final) {
                                 last_resort = Some(resp);
                             } else {
                                 answer = Some(resp);
@@ -341,9 +335,8 @@ impl Pool {
             Ok(resp) => {
                 let mut h = lock(&up.health);
                 h.inflight = h.inflight.saturating_sub(1);
-                let rcode = (resp[3] & 0xF) as u16;
-                let refused = rcode == wire::rcode::REFUSED && !self.cfg.refused_final;
-                if rcode == wire::rcode::SERVFAIL || refused {
+                let rcode = wire::rcode::of(resp);
+                if is_error_reply(rcode, self.cfg.refused_final) {
                     h.on_error_reply(now, rtt);
                     *lock(&up.stats.last_trouble) = Some((now, Trouble::Answered(rcode)));
                 } else {
