@@ -10,12 +10,13 @@ use serde_json::{json, Value};
 
 use crate::annotations::{self, InjectWish};
 use crate::dns_config::{self, DnsInputs, Fallback};
-use crate::node_cache::{self, NodeCache};
+use crate::node_cache::NodeCache;
 use crate::pod_os;
 use crate::sidecar::{self, Mode, Resources, SidecarSpec};
 
 mod fields;
 mod meshes;
+mod upstreams;
 
 use fields::{admin_port, resources, set_port_sysctl};
 
@@ -189,44 +190,12 @@ pub fn decide_with(
     let (tuning, mut warnings) = annotations::parse(&ann);
     let found = crate::mesh::find(spec, &labels, &ann, ns_labels);
     let plan = meshes::plan(&found, &tuning, s, spec, &ann, ns_labels);
-    let (ups, fell_back) = match (upstreams.is_empty(), s.cluster_dns) {
-        // Ambient: every address reaches ztunnel; the VIP names the one resolver.
-        (_, Some(vip)) if plan.logical => (vec![vip], false),
-        (false, _) => (upstreams.to_vec(), false),
-        (true, Some(vip)) => (vec![vip], true),
-        (true, None) => (vec![], true),
-    };
-    if fell_back {
-        let what = match source {
-            UpstreamSource::EndpointSlices => "the discovery Service has no ready endpoint",
-            UpstreamSource::Services => {
-                "no Service labelled dns-sidecar.io/upstream=true was found"
-            }
-            UpstreamSource::Static => "no --upstreams were given",
-        };
-        warnings.push(match s.cluster_dns {
-            Some(vip) => {
-                format!("dns-sidecar: {what}; the sidecar forwards to the cluster DNS VIP {vip}")
-            }
-            None => {
-                format!("dns-sidecar: {what}; the sidecar uses the nameservers of its resolv.conf")
-            }
-        });
-    }
+    let ups = upstreams::for_sidecar(upstreams, s, plan.logical, source, &mut warnings);
 
     warnings.extend(plan.warnings.iter().cloned());
     let admin_port = admin_port(spec, s.admin_port, &mut warnings);
     let node_cache = tuning.node_cache.unwrap_or(s.node_cache);
-    let wiring = match node_cache::wiring(node_cache, s.cluster_dns, s.node_cache_port) {
-        Ok(w) => w,
-        Err(why) => {
-            warnings.push(format!(
-                "dns-sidecar: node cache {}: {why}; the sidecar asks the replicas directly",
-                node_cache.word()
-            ));
-            None
-        }
-    };
+    let wiring = upstreams::node_cache_wiring(node_cache, s, &mut warnings);
     let container = sidecar::container(&SidecarSpec {
         image: tuning.image.as_deref().unwrap_or(&s.image),
         pull_policy: tuning.pull_policy.as_deref().unwrap_or(&s.pull_policy),

@@ -304,37 +304,6 @@ impl Health {
     }
 }
 
-/// The shortest wait before a query is sent again: below it, a slow answer (a busy node, a
-/// replica warming its cache) would be mistaken for a lost one.
-const RETRANSMIT_MIN: Duration = Duration::from_millis(50);
-/// The longest: a query budget is 1.5 s by default, so a later resend would come too late.
-const RETRANSMIT_MAX: Duration = Duration::from_millis(800);
-
-/// Resends wait up to this share longer than the interval (never shorter: a slow answer
-/// must not pass for a lost one), so sidecars that lost answers together resend apart.
-const RETRANSMIT_JITTER: f64 = 0.25;
-
-impl Health {
-    /// How long to wait before sending a query to this upstream again, after `resent`
-    /// resends: the hedge delay (SRTT + 4 RTTVAR) but at least `RETRANSMIT_MIN`, doubled
-    /// per resend as RFC 1035 §4.2.1 and TCP's RTO back off.
-    pub fn retransmit_interval(&self, now: Instant, p: &HealthPolicy, resent: u32) -> Duration {
-        let base = self.hedge_delay(now, p).max(RETRANSMIT_MIN);
-        (base * 2u32.saturating_pow(resent.min(8))).min(RETRANSMIT_MAX)
-    }
-
-    /// `retransmit_interval` lengthened by up to a quarter, `r` uniform in [0, 1).
-    pub fn retransmit_after(
-        &self,
-        now: Instant,
-        p: &HealthPolicy,
-        resent: u32,
-        r: f64,
-    ) -> Duration {
-        self.retransmit_interval(now, p, resent)
-            .mul_f64(1.0 + RETRANSMIT_JITTER * r)
-    }
-}
-
+mod retransmit;
 #[cfg(test)]
 mod tests;

@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
-use tokio::time::{sleep_until, timeout, Instant};
+use tokio::time::{sleep_until, Instant};
 
 use super::attempts::{is_error_reply, Action, Attempts, Event, MAX_RETRANSMITS};
 use super::budget::{BudgetPolicy, BudgetState, RetryBudget};
 use super::choose::{self, PoolChooser};
 use super::health::HealthPolicy;
 use super::overload::PoolState;
-use super::replica::Trouble;
 use super::select::Tier;
 use super::trace::{Ended, Trace};
 use super::{ExchangeError, ForwardError, Upstream, MAX_UPSTREAMS};
@@ -77,7 +76,8 @@ pub struct Pool {
     replicas_from: Mutex<Source>,
 }
 
-type Attempt = Result<Vec<u8>, ExchangeError>;
+/// How one attempt to one upstream ended.
+pub(super) type Attempt = Result<Vec<u8>, ExchangeError>;
 
 /// The pool as /metrics and the debug endpoints show it, taken at one moment.
 pub struct PoolView {
@@ -303,76 +303,8 @@ impl Pool {
             }
         }
     }
-
-    /// Runs one attempt to completion even if the query is answered by another upstream
-    /// first, so a silent upstream still collects its timeouts and is marked down.
-    fn spawn_attempt(
-        self: &Arc<Self>,
-        index: usize,
-        up: Arc<Upstream>,
-        ask: Ask,
-        tx: mpsc::Sender<(usize, Attempt)>,
-    ) {
-        {
-            let mut h = lock(&up.health);
-            h.inflight += 1;
-            h.load.spend(Instant::now());
-        }
-        let pool = self.clone();
-        tokio::spawn(async move {
-            let start = Instant::now();
-            let r = timeout(pool.cfg.attempt_timeout, up.exchange(&ask, pool.cfg.tcp))
-                .await
-                .unwrap_or(Err(ExchangeError::Timeout));
-            pool.record(&up, &r, start.elapsed());
-            let _ = tx.try_send((index, r));
-        });
-    }
-
-    fn record(&self, up: &Upstream, r: &Attempt, rtt: Duration) {
-        let now = Instant::now();
-        match r {
-            Ok(resp) => {
-                let mut h = lock(&up.health);
-                h.inflight = h.inflight.saturating_sub(1);
-                let rcode = wire::rcode::of(resp);
-                if is_error_reply(rcode, self.cfg.refused_final) {
-                    h.on_error_reply(now, rtt);
-                    *lock(&up.stats.last_trouble) = Some((now, Trouble::Answered(rcode)));
-                } else {
-                    h.on_success(now, rtt);
-                }
-                up.stats.rtt.observe(rtt);
-            }
-            Err(e) => {
-                up.stats.failures.fetch_add(1, Relaxed);
-                *lock(&up.stats.last_trouble) = Some((now, Trouble::Failed(*e)));
-                let refused = matches!(e, ExchangeError::Refused);
-                let mut h = lock(&up.health);
-                let f = h.failure(
-                    refused,
-                    now,
-                    self.cfg.attempt_timeout,
-                    crate::jitter::unit(),
-                );
-                h.inflight = h.inflight.saturating_sub(1);
-                let down = h.fail(now, f, &self.cfg.health);
-                drop(h);
-                if !f.may_mark_down {
-                    self.metrics.kept_up.fetch_add(1, Relaxed);
-                }
-                if down {
-                    log::warn!("upstream {} marked down: {e}", up.addr);
-                }
-                if up.tier == Tier::Replica && (down || refused) {
-                    self.replica_failed.notify_one();
-                }
-                // Wake the prober: this upstream now has a probe scheduled.
-                self.down.notify_one();
-            }
-        }
-    }
 }
 
+mod attempt;
 #[cfg(test)]
 mod tests;
