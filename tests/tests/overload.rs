@@ -197,9 +197,17 @@ fn after_an_overload_and_a_quiet_while_a_dead_replica_costs_no_lookup() {
             .map(|u| u["state"].as_str().unwrap().to_string())
             .unwrap()
     };
+    // Seen as an overload: the pool held back extra attempts, shed questions or kept a
+    // replica up for it. Where the last lost queries found nothing answered while they
+    // waited (the load stopped), a replica may end the run down rather than degraded: old
+    // evidence either way, which the quiet while must clear.
+    let seen = p.metric("dns_sidecar_extra_attempts_denied_total{reason=\"overloaded\"}")
+        + p.metric("dns_sidecar_shed_total")
+        + p.metric("dns_sidecar_upstream_kept_up_total");
+    assert!(seen > 0.0, "the overload was seen: {v}");
     assert!(
-        [&a, &b].iter().any(|r| state(&v, r.addr) == "degraded"),
-        "the overload was seen: {v}"
+        [&a, &b].iter().any(|r| state(&v, r.addr) != "up"),
+        "and left its mark on a replica: {v}"
     );
     for r in [&a, &b] {
         r.set_capacity(None);
