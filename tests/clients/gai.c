@@ -1,26 +1,40 @@
 /* A getaddrinfo client, as an application calls its libc's resolver: AF_UNSPEC (A and
- * AAAA), one line per address. Built static with musl-gcc, it is an Alpine app's resolver.
- * Exit 0 with addresses, 2 when the name does not resolve, 64 on bad usage. */
+ * AAAA). Built static with musl-gcc it is an Alpine app's resolver; built with gcc, a
+ * Debian app's (glibc). Three modes:
+ *   gai NAME                            one lookup, one line per address
+ *   gai --loop INTERVAL_MS COUNT NAME...  COUNT lookups, the names in turn, one every
+ *                                       INTERVAL_MS (or as soon as the last one ends);
+ *                                       a line each: "ok|fail MS NAME"
+ *   gai --wait                          block until SIGTERM (a pod's main process)
+ * Exit 0 with addresses (or a finished loop), 2 when the name does not resolve, 64 on bad
+ * usage. The loop is bounded by COUNT (at most 100000). */
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: gai NAME\n");
-        return 64;
-    }
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int lookup(const char *name, int print) {
     struct addrinfo hints, *res, *p;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(argv[1], NULL, &hints, &res);
+    int rc = getaddrinfo(name, NULL, &hints, &res);
     if (rc != 0) {
-        fprintf(stderr, "%s: %s\n", argv[1], gai_strerror(rc));
+        if (print)
+            fprintf(stderr, "%s: %s\n", name, gai_strerror(rc));
         return 2;
     }
-    for (p = res; p; p = p->ai_next) {
+    for (p = res; p && print; p = p->ai_next) {
         char buf[INET6_ADDRSTRLEN];
         const void *a = p->ai_family == AF_INET
                             ? (const void *)&((struct sockaddr_in *)p->ai_addr)->sin_addr
@@ -30,4 +44,42 @@ int main(int argc, char **argv) {
     }
     freeaddrinfo(res);
     return 0;
+}
+
+static int loop(long interval, long count, int nnames, char **names) {
+    if (interval < 0 || count < 1 || count > 100000 || nnames < 1)
+        return 64;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    double next = now_ms();
+    for (long i = 0; i < count; i++) {
+        const char *name = names[i % nnames];
+        double start = now_ms();
+        int rc = lookup(name, 0);
+        printf("%s %.1f %s\n", rc == 0 ? "ok" : "fail", now_ms() - start, name);
+        next += interval;
+        double wait = next - now_ms();
+        if (wait > 0)
+            usleep((useconds_t)(wait * 1e3));
+        else
+            next = now_ms();
+    }
+    return 0;
+}
+
+static void done(int sig) { (void)sig; _exit(0); }
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--wait") == 0) {
+        signal(SIGTERM, done);
+        signal(SIGINT, done);
+        for (;;)
+            pause();
+    }
+    if (argc >= 5 && strcmp(argv[1], "--loop") == 0)
+        return loop(atol(argv[2]), atol(argv[3]), argc - 4, argv + 4);
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: gai NAME | gai --loop INTERVAL_MS COUNT NAME... | gai --wait\n");
+        return 64;
+    }
+    return lookup(argv[1], 1);
 }

@@ -1,6 +1,12 @@
 // A lookup through Go's own stub resolver (PreferGo, built with CGO_ENABLED=0), as a Go
-// service in a distroless image resolves: A and AAAA, one line per address.
-// Exit 0 with addresses, 2 when the name does not resolve, 64 on bad usage.
+// service in a distroless image resolves: A and AAAA. The modes of gai.c:
+//
+//	gai-go NAME                             one lookup, one line per address
+//	gai-go --loop INTERVAL_MS COUNT NAME... COUNT lookups, a line each: "ok|fail MS NAME"
+//	gai-go --wait                           block until SIGTERM
+//
+// Exit 0 with addresses (or a finished loop), 2 when the name does not resolve, 64 on bad
+// usage. The loop is bounded by COUNT (at most 100000).
 package main
 
 import (
@@ -8,15 +14,58 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
 )
 
+var resolver = &net.Resolver{PreferGo: true}
+
+func loop(interval, count int, names []string) int {
+	if interval < 0 || count < 1 || count > 100000 || len(names) == 0 {
+		return 64
+	}
+	next := time.Now()
+	for i := 0; i < count; i++ {
+		name := names[i%len(names)]
+		start := time.Now()
+		_, err := resolver.LookupHost(context.Background(), name)
+		status := "ok"
+		if err != nil {
+			status = "fail"
+		}
+		fmt.Printf("%s %.1f %s\n", status, float64(time.Since(start).Microseconds())/1e3, name)
+		next = next.Add(time.Duration(interval) * time.Millisecond)
+		if wait := time.Until(next); wait > 0 {
+			time.Sleep(wait)
+		} else {
+			next = time.Now()
+		}
+	}
+	return 0
+}
+
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: gai-go NAME")
+	args := os.Args[1:]
+	switch {
+	case len(args) == 1 && args[0] == "--wait":
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM, syscall.SIGINT)
+		<-c
+		return
+	case len(args) >= 4 && args[0] == "--loop":
+		interval, err1 := strconv.Atoi(args[1])
+		count, err2 := strconv.Atoi(args[2])
+		if err1 != nil || err2 != nil {
+			os.Exit(64)
+		}
+		os.Exit(loop(interval, count, args[3:]))
+	case len(args) != 1 || args[0] == "" || args[0][0] == '-':
+		fmt.Fprintln(os.Stderr, "usage: gai-go NAME | gai-go --loop INTERVAL_MS COUNT NAME... | gai-go --wait")
 		os.Exit(64)
 	}
-	r := &net.Resolver{PreferGo: true}
-	addrs, err := r.LookupHost(context.Background(), os.Args[1])
+	addrs, err := resolver.LookupHost(context.Background(), args[0])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
