@@ -6,6 +6,7 @@
 #   hack/cluster.sh build          build the binaries (cached by version outside the clone)
 #   hack/cluster.sh up             build, then start it all; prints the KUBECONFIG line
 #   hack/cluster.sh load ARCHIVE   import an image archive (podman save, docker or OCI)
+#   hack/cluster.sh images         rebuild every image the cluster runs (ours too) and load them
 #   hack/cluster.sh status         what runs, and what the guard dropped
 #   hack/cluster.sh down           stop it all and remove everything `up` made
 #
@@ -79,7 +80,8 @@ case ${1:-} in
   up) up ;;
   down) need_root down; cluster_down ;;
   load) need_root load; [ $# -eq 2 ] || die "usage: cluster.sh load ARCHIVE"; load_archive "$2" ;;
+  images) need_root images; running containerd || die "the cluster is not up"; build_images; load_images ;;
   status) status ;;
-  -h|--help|help) sed -n '2,14p' "$0" ;;
-  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  -h|--help|help) sed -n '2,15p' "$0" ;;
+  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac

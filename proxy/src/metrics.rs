@@ -227,12 +227,18 @@ impl Metrics {
             &'static str,
             fn(&Upstream) -> u64,
         );
-        let per_upstream: [PerUpstream; 4] = [
+        let per_upstream: [PerUpstream; 5] = [
             (
                 "upstream_up",
                 "gauge",
                 "Whether an upstream is considered healthy.",
                 |u| u.health().is_up() as u64,
+            ),
+            (
+                "upstream_queries_total",
+                "counter",
+                "Queries sent to the upstream: misses, hedges, resends, prefetches, discovery, probes.",
+                |u| u.stats.queries.load(Relaxed),
             ),
             (
                 "upstream_failures_total",

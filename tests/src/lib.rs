@@ -7,11 +7,13 @@
 //! `unbound`, `fake` and `lossy` (fault injection), `netns` (the cluster in namespaces),
 //! `clients` (resolvers other than glibc's, built here: musl's and Go's), `podman` (the
 //! images under a real container runtime), `injected` (a pod as the webhook changes it),
-//! `prom` (promtool and a real Prometheus).
+//! `prom` (promtool and a real Prometheus), `cluster` (the real one-node cluster of
+//! `hack/cluster.sh`: kubectl, the install, apps of test clients, faults, counters).
 
 pub mod apiserver;
 pub mod ask;
 pub mod clients;
+pub mod cluster;
 pub mod crds;
 mod dig;
 pub mod fake;

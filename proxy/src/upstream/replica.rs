@@ -2,7 +2,7 @@
 //! exchange with it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use crate::Instant;
@@ -18,6 +18,8 @@ use crate::wire::{self, Ask};
 #[derive(Default)]
 pub struct UpstreamStats {
     pub rtt: Histogram,
+    /// Queries sent (over UDP, and again over TCP after a truncated answer).
+    pub queries: AtomicU64,
     pub failures: AtomicU64,
     pub mismatches: AtomicU64,
     pub tcp_connections: AtomicU64,
@@ -72,11 +74,13 @@ impl Upstream {
         let mut query = Vec::with_capacity(key.bytes().len() + wire::HEADER_LEN + wire::OPT_LEN);
         let id = rand::random::<u16>();
         wire::build_upstream_query(key, id, ask.rd, &mut query);
+        self.stats.queries.fetch_add(1, Relaxed);
         if !tcp {
             let resp = udp::exchange(self.addr, &query, id, key, &self.stats.mismatches).await?;
             if resp[2] & (wire::FLAG_TC >> 8) as u8 == 0 {
                 return Ok(resp);
             }
+            self.stats.queries.fetch_add(1, Relaxed);
         }
         self.tcp
             .exchange(self.addr, &query, key, &self.stats.tcp_connections)

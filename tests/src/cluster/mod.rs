@@ -1,0 +1,21 @@
+//! The real one-node cluster of `hack/cluster.sh` (API server, kubelet, containerd,
+//! kube-proxy, CoreDNS built from the registries), as the cluster tests use it: `kube`
+//! (kubectl against it, shared one test at a time), `install` (the webhook as README
+//! installs it), `workload` (an app of glibc, musl and Go clients), `lookups` (what a loop
+//! of lookups in a pod saw), `fault` (a replica's node dying, at the node's firewall),
+//! `metrics` (CoreDNS's and the sidecar's counters, read from their pods), `side_by_side`
+//! (apps resolving in loops while something happens, and what each saw), `plugin`
+//! (`kubectl dns-sidecar` through the API server's pod proxy).
+
+pub mod fault;
+mod install;
+mod kube;
+pub mod lookups;
+pub mod metrics;
+mod plugin;
+pub mod side_by_side;
+mod workload;
+
+pub use install::{NS as WEBHOOK_NS, WEBHOOK};
+pub use kube::{cluster_bin, exclusive, Kube};
+pub use workload::{app_manifest, App, CLIENTS, CLIENTS_IMAGE};
