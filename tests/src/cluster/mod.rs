@@ -5,14 +5,17 @@
 //! of lookups in a pod saw), `fault` (a replica's node dying, at the node's firewall),
 //! `metrics` (CoreDNS's and the sidecar's counters, read from their pods), `side_by_side`
 //! (apps resolving in loops while something happens, and what each saw), `plugin`
-//! (`kubectl dns-sidecar` through the API server's pod proxy).
+//! (`kubectl dns-sidecar` through the API server's pod proxy), `rights` (RBAC as the
+//! authorizer lists it, against README), `audit` (the API server's record of our requests).
 
+pub mod audit;
 pub mod fault;
 mod install;
 mod kube;
 pub mod lookups;
 pub mod metrics;
 mod plugin;
+pub mod rights;
 pub mod side_by_side;
 mod workload;
 
