@@ -5,9 +5,24 @@
 # itself, also when interrupted. About a minute after the first build.
 #   hack/demo.sh [--svg chart.svg]   a replica's node dies
 #   hack/demo.sh rollout             CoreDNS rolled (every replica replaced at a new address)
+#   hack/demo.sh cluster             a replica's node dies on the real one-node cluster of
+#                                    hack/cluster.sh (brought up if it is not, and taken
+#                                    down again at the end if the demo brought it up)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+if [ "${1:-}" = cluster ]; then
+  cargo build --quiet -p dns-sidecar-tests --bin demo
+  started=""
+  if ! { $sudo bash hack/cluster.sh status 2>/dev/null || true; } | grep -q '^kube-apiserver: running'; then
+    $sudo bash hack/cluster.sh up >/dev/null || { echo "demo.sh: hack/cluster.sh up failed" >&2; exit 1; }
+    started=1
+  fi
+  trap '[ -z "$started" ] || $sudo bash hack/cluster.sh down >/dev/null 2>&1' EXIT INT TERM
+  $sudo target/debug/demo cluster
+  exit
+fi
 
 source hack/lib.sh
 ensure_packages nsd bind9-dnsutils iproute2 nftables curl

@@ -141,6 +141,22 @@ fn a_coredns_rolling_restart() {
             k.coredns_ips()
         )
     });
+    // And the webhook's EndpointSlice watcher, on the live API server: a pod made now
+    // starts at the new replicas.
+    let ns = p.injected.ns.clone();
+    k.ok(&["-n", &ns, "rollout", "restart", "deployment/app"]);
+    k.rollout(&ns, "deployment/app");
+    let pod = p.injected.pod(&k);
+    let want = format!("--upstream={}", k.coredns_ips().join(","));
+    assert!(
+        pod["spec"]["initContainers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| *a == want.as_str()),
+        "{want} not in {}",
+        pod["spec"]["initContainers"][0]["args"]
+    );
     p.remove(&k);
 }
 

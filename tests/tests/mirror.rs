@@ -104,7 +104,7 @@ fn mirrored(k: &Kube) -> Vec<String> {
         .filter(|e| e["conditions"]["ready"] != false)
         .filter_map(|e| e["addresses"][0].as_str().map(String::from))
         .collect();
-    ips.sort();
+    dns_sidecar_tests::cluster::sort_ips(&mut ips);
     ips
 }
 

@@ -207,7 +207,7 @@ impl Kube {
             .into_iter()
             .map(|p| p.1)
             .collect();
-        ips.sort();
+        super::sort_ips(&mut ips);
         ips
     }
 }

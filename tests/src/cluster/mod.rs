@@ -22,3 +22,8 @@ mod workload;
 pub use install::{NS as WEBHOOK_NS, WEBHOOK};
 pub use kube::{cluster_bin, exclusive, Kube};
 pub use workload::{app_manifest, App, CLIENTS, CLIENTS_IMAGE};
+
+/// Addresses in numeric order, as the webhook lists them (10.244.0.9 before 10.244.0.10).
+pub fn sort_ips(ips: &mut [String]) {
+    ips.sort_by_key(|ip| ip.parse::<std::net::IpAddr>().ok());
+}

@@ -41,7 +41,7 @@ impl Kube {
             .filter(|u| u["tier"] == "replica")
             .filter_map(|u| Some(u["address"].as_str()?.trim_end_matches(":53").to_string()))
             .collect();
-        ips.sort();
+        super::sort_ips(&mut ips);
         ips
     }
 }

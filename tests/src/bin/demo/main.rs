@@ -2,7 +2,10 @@
 //! side by side what a pod sees with today's resolv.conf, with per-replica nameservers, and
 //! with the sidecar. `--svg FILE` also writes a chart of every lookup's time. `rollout`
 //! instead rolls CoreDNS (every replica replaced at a new address) under each setup.
+//! `cluster` runs the dead-replica comparison on the real cluster of hack/cluster.sh.
 //! Run through hack/demo.sh (needs root for network namespaces).
+
+mod cluster;
 
 use std::io::Write;
 use std::time::Duration;
@@ -33,6 +36,9 @@ fn main() {
         .unwrap_or_else(proxy_bin);
     if args.iter().any(|a| a == "rollout") {
         return rollout(&bin);
+    }
+    if args.iter().any(|a| a == "cluster") {
+        return cluster::run();
     }
 
     println!("Building the topology: a node doing kube-proxy's DNAT, 2 CoreDNS replicas (NSD), a pod ...");
