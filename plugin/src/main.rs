@@ -71,7 +71,7 @@ enum Error {
     PodForbidden(String, String),
     #[error("pod {0} {1}")]
     NotThere(String, NotThere),
-    #[error("you may not read {pod}'s sidecar through the API server: {msg}\n(the plugin needs `get` on `pods/proxy` in namespace {ns}; see README, \"Who can read what\")")]
+    #[error("you may not read {pod}'s sidecar through the API server: {msg}\n(the plugin needs `get` on `pods/proxy` in namespace {ns}; see docs/operating.md, \"Who can read what\")")]
     ProxyForbidden {
         pod: String,
         ns: String,

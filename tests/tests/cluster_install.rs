@@ -1,4 +1,4 @@
-//! The install as README tells a user, on the real cluster of `hack/cluster.sh` (API
+//! The install as README and docs/install.md tell a user, on the real cluster of `hack/cluster.sh` (API
 //! server, kubelet, containerd, kube-proxy and CoreDNS built from the registries):
 //! `manifests/base` and `hack/gen-certs.sh --apply`, a namespace labelled, an app of a
 //! glibc, a musl and a Go client. The kubelet runs the native sidecar before the app and
@@ -66,7 +66,7 @@ fn an_injected_pod_runs_its_sidecar_first_and_resolves_every_kind_of_name() {
         );
     }
 
-    // resolv.conf as README says: the sidecar, then the cluster DNS as the fallback, the
+    // resolv.conf as docs/how-it-works.md says: the sidecar, then the cluster DNS as the fallback, the
     // ClusterFirst search list and ndots, written by the kubelet from the dnsConfig.
     let out = app.exec(&k, "glibc", &["/gai-glibc", "--cat", "/etc/resolv.conf"]);
     let resolv = String::from_utf8_lossy(&out.stdout);

@@ -1,6 +1,6 @@
 //! Policy on the real API server: a namespace enforcing Pod Security `restricted` admits
 //! injected pods and runs them; the ServiceAccounts' rights, as the real RBAC authorizer
-//! lists them, are exactly README's table ("What each ServiceAccount may do"). The
+//! lists them, are exactly docs/install.md's table ("What each ServiceAccount may do"). The
 //! mirror's rights are checked with its install (tests/tests/mirror.rs).
 
 use dns_sidecar_tests::cluster::rights::assert_rights;

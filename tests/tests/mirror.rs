@@ -5,7 +5,7 @@
 //! namespace by server-side apply, both to one object; the API server's audit log shows
 //! every write of theirs was that; a CoreDNS rollout is followed; injected pods discover
 //! through the mirrored Service; a namespace's ambient label reaches the webhook; and the
-//! webhook's rights are exactly README's.
+//! webhook's rights are exactly docs/install.md's.
 
 use std::collections::BTreeSet;
 use std::process::Command;

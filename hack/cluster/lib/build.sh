@@ -57,8 +57,11 @@ build_all() {
     "-X sigs.k8s.io/cri-tools/pkg/version.Version=${CRICTL_VERSION}" crictl=sigs.k8s.io/cri-tools/cmd/crictl
   go_build node-cache "$NODE_CACHE_VERSION" node-cache \
     "-X k8s.io/dns/pkg/version.VERSION=$NODE_CACHE_VERSION" node-cache=k8s.io/dns/cmd/node-cache
+  go_build helm "$HELM_VERSION" helm \
+    "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" helm=helm.sh/helm/v4/cmd/helm
   "$K8S_BIN/kube-apiserver" --version
   "$ETCD_BIN/etcd" --version | head -n1
   "$COREDNS_BIN/coredns" -version | head -n1
   "$CRICTL_BIN/crictl" --version
+  "$HELM_BIN/helm" version --short
 }

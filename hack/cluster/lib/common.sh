@@ -6,6 +6,8 @@ K8S_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 COREDNS_VERSION=v1.15.0
 CRICTL_VERSION=v1.37.0
+# The chart's tests install with the real helm.
+HELM_VERSION=v4.3.2
 # NodeLocal DNSCache: k8s.io/dns has no semver tags; the module proxy serves this commit.
 NODE_CACHE_VERSION=v0.0.0-20230331134350-76795c66ba55
 
@@ -45,6 +47,7 @@ ETCD_BIN=$(bin_dir etcd "$ETCD_VERSION")
 COREDNS_BIN=$(bin_dir coredns "$COREDNS_VERSION")
 CRICTL_BIN=$(bin_dir crictl "$CRICTL_VERSION")
 NODE_CACHE_BIN=$(bin_dir node-cache "$NODE_CACHE_VERSION")
+HELM_BIN=$(bin_dir helm "$HELM_VERSION")
 
 say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'cluster.sh: %s\n' "$*" >&2; exit 1; }

@@ -1,4 +1,4 @@
-//! The install as README tells a user: `kubectl apply -k manifests/base`, then
+//! The install as docs/install.md tells a user: `kubectl apply -k manifests/base`, then
 //! `hack/gen-certs.sh --apply`, then the webhook's rollout. Done once per cluster: a test
 //! finding the webhook Ready with its certificate reuses it.
 

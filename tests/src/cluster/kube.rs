@@ -32,6 +32,7 @@ pub fn cluster_bin(component: &str, binary: &str) -> PathBuf {
         "coredns" => "COREDNS_VERSION",
         "node-cache" => "NODE_CACHE_VERSION",
         "crictl" => "CRICTL_VERSION",
+        "helm" => "HELM_VERSION",
         other => panic!("no pinned version for {other}"),
     };
     let version = common

@@ -1,12 +1,12 @@
 //! The real one-node cluster of `hack/cluster.sh` (API server, kubelet, containerd,
 //! kube-proxy, CoreDNS built from the registries), as the cluster tests use it: `kube`
-//! (kubectl against it, shared one test at a time), `install` (the webhook as README
+//! (kubectl against it, shared one test at a time), `install` (the webhook as docs/install.md
 //! installs it), `workload` (an app of glibc, musl and Go clients), `lookups` (what a loop
 //! of lookups in a pod saw), `fault` (a replica's node dying, at the node's firewall),
 //! `metrics` (CoreDNS's and the sidecar's counters, read from their pods), `side_by_side`
 //! (apps resolving in loops while something happens, and what each saw), `plugin`
 //! (`kubectl dns-sidecar` through the API server's pod proxy), `rights` (RBAC as the
-//! authorizer lists it, against README), `audit` (the API server's record of our requests).
+//! authorizer lists it, against docs/install.md), `audit` (the API server's record of our requests).
 
 pub mod audit;
 pub mod fault;

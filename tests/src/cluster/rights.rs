@@ -1,18 +1,18 @@
 //! What a ServiceAccount may do, as the real RBAC authorizer lists it
-//! (`kubectl auth can-i --list`), against README's table "What each ServiceAccount may do".
+//! (`kubectl auth can-i --list`), against the table "What each ServiceAccount may do" of docs/install.md.
 
 use std::collections::BTreeSet;
 
 use super::Kube;
 use crate::repo_root;
 
-/// README's rows for one install: (namespace or "any", resource, verb).
+/// The table's rows for one install: (namespace or "any", resource, verb).
 pub fn readme_rights(install: &str) -> Vec<(String, String, String)> {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("docs/install.md")).unwrap();
     let section = readme
         .split("### What each ServiceAccount may do")
         .nth(1)
-        .expect("README: What each ServiceAccount may do");
+        .expect("docs/install.md: What each ServiceAccount may do");
     let mut rows = Vec::new();
     for line in section
         .lines()
@@ -25,7 +25,7 @@ pub fn readme_rights(install: &str) -> Vec<(String, String, String)> {
     }
     assert!(
         !rows.is_empty() || install == "node-cache",
-        "README lists nothing for {install}"
+        "docs/install.md lists nothing for {install}"
     );
     rows
 }
@@ -61,7 +61,7 @@ pub fn can_i(k: &Kube, sa: &str, ns: &str) -> BTreeSet<(String, String)> {
 }
 
 /// The ServiceAccount's rights in kube-system, the webhook's namespace and default are
-/// exactly README's rows for `install`.
+/// exactly the table's rows for `install`.
 pub fn assert_rights(k: &Kube, install: &str, sa: &str) {
     let rows = readme_rights(install);
     for ns in ["kube-system", super::WEBHOOK_NS, "default"] {
@@ -73,7 +73,7 @@ pub fn assert_rights(k: &Kube, install: &str, sa: &str) {
         assert_eq!(
             can_i(k, sa, ns),
             want,
-            "{install}: {sa} in {ns}, against README"
+            "{install}: {sa} in {ns}, against docs/install.md"
         );
     }
 }
