@@ -1,6 +1,6 @@
 //! The admin HTTP server (`--admin`): /metrics (Prometheus text), /healthz (the process is
-//! alive), /readyz (listeners bound, not draining, and an upstream healthy or the cache
-//! warm), and the debug endpoints' JSON (`debug.rs`, `held.rs`), which the kubectl plugin
+//! alive), /readyz (start-up probes done, listeners bound, not draining, and an upstream
+//! healthy or the cache warm), and the debug endpoints' JSON (`debug.rs`, `held.rs`), which the kubectl plugin
 //! reads through the API server's pod proxy. Query names are shown only with
 //! `--debug-names`: /debug/top and /debug/cache answer 403 without it, /debug/recent shows
 //! types alone.
@@ -49,6 +49,9 @@ impl AdminState {
         }
         if self.draining.load(Relaxed) {
             return Some("draining");
+        }
+        if self.engine.pool.probing_at_start() {
+            return Some("probing the upstreams at start-up");
         }
         if !self.engine.pool.any_up() && self.engine.cache_stats().entries == 0 {
             return Some("no healthy upstream and nothing cached");

@@ -181,6 +181,7 @@ impl Config {
                     min_per_second: a.retry_min_per_second,
                 },
                 attempt_timeout: a.upstream_timeout.min(a.query_timeout),
+                attempt_ceiling: a.query_timeout,
                 tcp: a.upstream_tcp,
                 refused_final: a.ttl_strict,
                 logical,

@@ -73,6 +73,8 @@ pub struct Health {
     pub probe: Option<Probe>,
     /// Recent losses, and sending credit while degraded (overload, not death).
     pub load: Load,
+    /// Its start-up probe is due or in flight (`Pool::probe_at_start`).
+    pub first_probe: bool,
 }
 
 /// One failed attempt, as the pool saw it.

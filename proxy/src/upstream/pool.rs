@@ -31,7 +31,10 @@ pub struct PoolConfig {
     pub fallback: Vec<SocketAddr>,
     pub health: HealthPolicy,
     pub budget: BudgetPolicy,
+    /// The shortest an attempt waits (`--upstream-timeout`), and probes always.
     pub attempt_timeout: Duration,
+    /// The longest an attempt waits, however slow the upstream (`--query-timeout`).
+    pub attempt_ceiling: Duration,
     pub tcp: bool,
     /// REFUSED is an answer, not a failing upstream (`--ttl-strict`).
     pub refused_final: bool,
@@ -74,6 +77,8 @@ pub struct Pool {
     pub(super) metrics: Arc<Metrics>,
     /// Where the replicas now in the set came from.
     replicas_from: Mutex<Source>,
+    /// When the pool was made: the start-up probes are waited for only so long.
+    pub(super) started: tokio::time::Instant,
 }
 
 /// How one attempt to one upstream ended.
@@ -112,8 +117,10 @@ impl Pool {
             replica_failed: Notify::new(),
             metrics,
             replicas_from: Mutex::new(cfg_from),
+            started: tokio::time::Instant::now(),
         });
         pool.set_upstreams(addrs);
+        pool.probe_at_start();
         pool
     }
 
@@ -306,5 +313,6 @@ impl Pool {
 }
 
 mod attempt;
+mod startup;
 #[cfg(test)]
 mod tests;

@@ -10,8 +10,9 @@ use crate::wire::Ask;
 
 impl Pool {
     /// Probes failing and down upstreams with `. IN NS` (as CoreDNS's forward plugin
-    /// does), backing off while they stay silent, and not those whose client queries are
-    /// answered (`Health::probe_needed`). Sleeps while no upstream is failing.
+    /// does), and every one once at start (`pool/startup.rs`), backing off while they stay
+    /// silent, and not those whose client queries are answered (`Health::probe_needed`).
+    /// Sleeps while no probe is due.
     pub async fn run_prober(self: Arc<Self>) {
         loop {
             let now = Instant::now();
@@ -52,13 +53,17 @@ impl Pool {
                                 log::info!("upstream {} is back up", up.addr);
                             }
                             h.on_probe_success(Instant::now(), start.elapsed());
+                            h.first_probe = false;
                         }
                         Err(e) => {
                             let (refused, now) =
                                 (matches!(e, ExchangeError::Refused), Instant::now());
                             let mut h = lock(&up.health);
+                            // Silent from the start, it is down before the app asks.
+                            let never = h.first_probe && h.load.answered_at.is_none();
+                            h.first_probe = false;
                             let f = h.failure(
-                                refused,
+                                refused || never,
                                 now,
                                 pool.cfg.attempt_timeout,
                                 crate::jitter::unit(),

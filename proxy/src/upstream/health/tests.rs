@@ -57,6 +57,47 @@ fn retransmission_backs_off_from_the_rtt() {
 }
 
 #[test]
+fn the_attempt_timeout_follows_the_rtt_between_the_floor_and_the_query_budget() {
+    let (floor, ceiling) = (ms(1000), ms(1500));
+    let mut h = Health::default();
+    assert_eq!(
+        h.attempt_timeout(t0(), floor, ceiling),
+        floor,
+        "unmeasured: the floor"
+    );
+    for _ in 0..50 {
+        h.on_success(t0(), ms(3));
+    }
+    assert_eq!(
+        h.attempt_timeout(t0(), floor, ceiling),
+        floor,
+        "a fast replica keeps the floor"
+    );
+    // A CoreDNS queueing its answers: they come at 800 to 1,100 ms.
+    for i in 0..60 {
+        h.on_success(t0(), ms(800 + (i % 4) * 100));
+    }
+    let queued = h.attempt_timeout(t0(), floor, ceiling);
+    assert!(
+        queued > ms(1100) && queued <= ceiling,
+        "long enough for its answers: {queued:?}"
+    );
+    for _ in 0..50 {
+        h.on_success(t0(), ms(4000));
+    }
+    assert_eq!(
+        h.attempt_timeout(t0(), floor, ceiling),
+        ceiling,
+        "never past the query budget"
+    );
+    assert_eq!(
+        h.attempt_timeout(t0(), ms(2000), ms(1500)),
+        ms(2000),
+        "a floor above the ceiling wins"
+    );
+}
+
+#[test]
 fn fixed_hedge_delay_wins() {
     let p = HealthPolicy {
         hedge_fixed: Some(ms(42)),

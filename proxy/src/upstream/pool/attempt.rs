@@ -26,23 +26,26 @@ impl Pool {
         ask: Ask,
         tx: mpsc::Sender<(usize, Attempt)>,
     ) {
-        {
+        let wait = {
             let mut h = lock(&up.health);
+            let now = Instant::now();
             h.inflight += 1;
-            h.load.spend(Instant::now());
-        }
+            h.load.spend(now);
+            h.attempt_timeout(now, self.cfg.attempt_timeout, self.cfg.attempt_ceiling)
+        };
         let pool = self.clone();
         tokio::spawn(async move {
             let start = Instant::now();
-            let r = timeout(pool.cfg.attempt_timeout, up.exchange(&ask, pool.cfg.tcp))
+            let r = timeout(wait, up.exchange(&ask, pool.cfg.tcp))
                 .await
                 .unwrap_or(Err(ExchangeError::Timeout));
-            pool.record(&up, &r, start.elapsed());
+            pool.record(&up, &r, start.elapsed(), wait);
             let _ = tx.try_send((index, r));
         });
     }
 
-    fn record(&self, up: &Upstream, r: &Attempt, rtt: Duration) {
+    /// What one attempt's outcome does; `waited` is how long it was allowed.
+    fn record(&self, up: &Upstream, r: &Attempt, rtt: Duration, waited: Duration) {
         let now = Instant::now();
         match r {
             Ok(resp) => {
@@ -62,12 +65,7 @@ impl Pool {
                 *lock(&up.stats.last_trouble) = Some((now, Trouble::Failed(*e)));
                 let refused = matches!(e, ExchangeError::Refused);
                 let mut h = lock(&up.health);
-                let f = h.failure(
-                    refused,
-                    now,
-                    self.cfg.attempt_timeout,
-                    crate::jitter::unit(),
-                );
+                let f = h.failure(refused, now, waited, crate::jitter::unit());
                 h.inflight = h.inflight.saturating_sub(1);
                 let down = h.fail(now, f, &self.cfg.health);
                 drop(h);

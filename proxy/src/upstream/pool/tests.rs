@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::*;
 use crate::wire::{Ask, KeyBuf};
 
-fn pool(addrs: &[SocketAddr]) -> (Arc<Pool>, Arc<Metrics>) {
+pub(super) fn pool(addrs: &[SocketAddr]) -> (Arc<Pool>, Arc<Metrics>) {
     pool_with_fallback(addrs, &[])
 }
 
@@ -40,13 +40,14 @@ fn pool_of(
         refused_final: false,
         logical,
         attempt_timeout: Duration::from_secs(1),
+        attempt_ceiling: Duration::from_millis(1500),
         tcp: false,
         replicas_from: Source::Flag,
     };
     (Pool::new(addrs, cfg, metrics.clone()), metrics)
 }
 
-fn ask() -> Ask {
+pub(super) fn ask() -> Ask {
     Ask::new(KeyBuf::plain(b"\x03www\x07example\x00", 1).key(), true)
 }
 
@@ -79,7 +80,10 @@ async fn no_upstream_is_an_error_not_a_wait() {
 
 /// A UDP server on loopback that answers every query with itself (QR set) after `delay`,
 /// counting what it got; it stops after `limit` queries or 10 s.
-fn echo(delay: Duration, limit: usize) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+pub(super) fn echo(
+    delay: Duration,
+    limit: usize,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     echo_rcode(delay, limit, 0)
 }
 
