@@ -1,25 +1,48 @@
 #!/usr/bin/env bash
-# The cluster-scale benchmark: nodes and pods in network namespaces (root needed), CoreDNS
-# replicas (NSD behind relays that drop what exceeds a capacity, answer late from a queue,
-# or die), and side by side in one run the ways a pod can resolve: asking the VIP (today's
-# pods, no cache), one unbound per node on 169.254.20.10 forwarding to the VIP (as NodeLocal
-# DNSCache), a dns-sidecar in every pod, and the two tiers (a sidecar in every pod with our
-# node tier, or with the NodeLocal-like cache, as its first tier). Scenarios: steady state, below
-# capacity, a 2x overload (dropped, and from a queue), a dead replica, every pod's cache
-# cold at once, a node's cache killed and rolled; `shared` (not in the default list) is one
-# node's pods asking the same names, for what a node cache saves. Prints one markdown
-# table per scenario (tests/src/bin/bench_cluster.rs).
-# Usage: hack/bench-cluster.sh [--nodes 2] [--pods 10] [--replicas 2] [--seconds 20]
-#          [--capacity 200 (answers a second per replica)] [--cluster-ttl 5]
-#          [--setups direct,node-local,sidecar,two-tier,two-tier-node-local]
-#          [--scenarios steady,under,overload,queue,dead,cold,node-kill,node-roll,shared]
-# Traffic stays inside the namespaces it makes; every process it starts is ended by PID, and
-# its namespaces are removed, also when interrupted. About 20 minutes with every setup.
+# The cluster benchmarks. Two harnesses:
+#
+#   hack/bench-cluster.sh [matrix options]     the fault matrix on the real one-node cluster
+#                                              of hack/cluster.sh (brought up if it is not,
+#                                              and down again at the end if this brought it)
+#     --setups vip,per-replica,nodelocal,sidecar,sidecar+nodelocal,sidecar+tier
+#     --scenarios steady,replica-dies,rollout,node-cache-killed,loss-5
+#     --seconds 30 --interval-ms 100 --clients glibc,musl,go
+#   Real CoreDNS (kubeadm's, 2 replicas), real NodeLocal DNSCache (its addon), real
+#   kube-proxy; one setup at a time, CoreDNS's own request counter read across its pods.
+#   Prints one markdown table per scenario (tests/src/bin/bench_matrix.rs). About 40 minutes
+#   with every setup and scenario.
+#
+#   hack/bench-cluster.sh --netns [options]    the fleet in network namespaces, for the faults
+#                                              a real CoreDNS cannot be made to give exactly:
+#                                              replicas behind relays that drop past a set
+#                                              capacity or answer from a queue
+#     [--nodes 2] [--pods 10] [--replicas 2] [--seconds 20] [--capacity 200] [--cluster-ttl 5]
+#     [--setups direct,node-local,sidecar,two-tier,two-tier-node-local]
+#     [--scenarios steady,under,overload,queue,dead,cold,node-kill,node-roll,shared]
+#   (tests/src/bin/bench_cluster.rs; NSD as CoreDNS, unbound as the node cache.)
+#
+# Traffic stays on this machine; every process started is ended by PID; namespaces and the
+# cluster's test namespaces are removed, also when interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-
 source hack/lib.sh
+
+if [ "${1:-}" != --netns ]; then
+  ensure_packages bind9-dnsutils nftables
+  echo "== building" >&2
+  cargo build --quiet --release -p dns-sidecar-tests --bin bench_matrix
+  started=""
+  if ! { $sudo bash hack/cluster.sh status 2>/dev/null || true; } | grep -q '^kube-apiserver: running'; then
+    $sudo bash hack/cluster.sh up >/dev/null || { echo "bench-cluster.sh: hack/cluster.sh up failed" >&2; exit 1; }
+    started=1
+  fi
+  trap '[ -z "$started" ] || $sudo bash hack/cluster.sh down >/dev/null 2>&1' EXIT INT TERM
+  $sudo target/release/bench_matrix "$@"
+  exit
+fi
+shift
+
 ensure_packages nsd unbound bind9-dnsutils iproute2 nftables curl
 echo "== building" >&2
 cargo build --quiet --release -p dns-sidecar-proxy

@@ -178,6 +178,12 @@ pub struct Args {
     #[arg(long, env = "DNS_SIDECAR_DEBUG_NAMES")]
     pub debug_names: bool,
 
+    /// After SIGTERM, keep serving this long with /readyz failing, so the API server and
+    /// kube-proxy stop sending here before the port closes (a rollout then refuses no
+    /// admission, which failurePolicy Ignore would turn into an uninjected pod).
+    #[arg(long, env = "DNS_SIDECAR_DRAIN", value_parser = parse_duration, default_value = "5s")]
+    pub drain: Duration,
+
     /// Log level: error, warn, info or debug.
     #[arg(long, env = "DNS_SIDECAR_LOG_LEVEL", default_value = "info", value_parser = dns_sidecar_ops::values::parse_level)]
     pub log_level: log::LevelFilter,

@@ -111,14 +111,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
         upstreams: ups,
         namespaces,
         metrics: Default::default(),
+        draining: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot bind --listen {}", args.listen))?;
     log::info!("serving https on {}", args.listen);
+    let serving = tokio::spawn(server::serve(
+        listener,
+        acceptor,
+        server::router(state.clone()),
+    ));
     tokio::select! {
-        _ = server::serve(listener, acceptor, server::router(state)) => {}
-        _ = shutdown() => log::info!("terminating"),
+        _ = serving => {}
+        _ = shutdown() => {
+            log::info!("terminating: still serving for {:?} (--drain)", args.drain);
+            state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(args.drain).await;
+        }
     }
     Ok(())
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     /// Namespaces' labels, where the webhook follows them.
     pub namespaces: Option<Arc<crate::namespaces::Namespaces>>,
     pub metrics: Metrics,
+    /// SIGTERM came: /readyz fails while admissions are still served (`--drain`).
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -69,7 +71,9 @@ async fn mutate(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
-    if s.upstreams.synced() {
+    if s.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: draining\n").into_response()
+    } else if s.upstreams.synced() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (

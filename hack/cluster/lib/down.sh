@@ -36,6 +36,14 @@ remove_rules() {
       done
     done
   done
+  # NodeLocal DNSCache's own rules, which it leaves behind when it is killed (they carry
+  # its comment, not a chain of its own).
+  for ipt in iptables ip6tables; do
+    for table in raw filter; do
+      { $ipt -t $table -S 2>/dev/null | grep -- '--comment "NodeLocal DNS Cache' || true; } | sed 's/^-A/-D/' |
+        while read -r rule; do eval "$ipt -t $table $rule" 2>/dev/null || true; done
+    done
+  done
   # iptables-nft made its tables on first use; drop those left with no rule.
   local family
   for family in ip ip6; do

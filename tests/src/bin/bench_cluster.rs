@@ -2,7 +2,7 @@
 //! replicas (NSD behind relays that drop past a capacity, answer from a queue, or die), and,
 //! side by side in one run, the ways a pod can resolve: asking the VIP (today), one shared
 //! node cache per node (unbound, as NodeLocal DNSCache), a sidecar in every pod, and the
-//! two tiers. Each scenario prints one table; run through hack/bench-cluster.sh (root).
+//! two tiers. Each scenario prints one table; run through hack/bench-cluster.sh --netns (root).
 
 use std::path::PathBuf;
 use std::time::Duration;

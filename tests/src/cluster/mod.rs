@@ -6,14 +6,19 @@
 //! `metrics` (CoreDNS's and the sidecar's counters, read from their pods), `side_by_side`
 //! (apps resolving in loops while something happens, and what each saw), `plugin`
 //! (`kubectl dns-sidecar` through the API server's pod proxy), `rights` (RBAC as the
-//! authorizer lists it, against docs/install.md), `audit` (the API server's record of our requests).
+//! authorizer lists it, against docs/install.md), `audit` (the API server's record of our requests), `nodelocal` (NodeLocal
+//! DNSCache as its addon deploys it), `matrix` (every setup through every fault), `cost` (what a sidecar and NodeLocal
+//! cost, as the kubelet reports it).
 
 pub mod audit;
+pub mod cost;
 pub mod fault;
 mod install;
 mod kube;
 pub mod lookups;
+pub mod matrix;
 pub mod metrics;
+pub mod nodelocal;
 mod plugin;
 pub mod rights;
 pub mod side_by_side;

@@ -1,5 +1,5 @@
 //! A cluster at scale in network namespaces this harness makes and removes: several nodes,
-//! each with K pods, and CoreDNS replicas on a shared network, for `hack/bench-cluster.sh`
+//! each with K pods, and CoreDNS replicas on a shared network, for `hack/bench-cluster.sh --netns`
 //! and the node-tier tests.
 //!
 //! ```text

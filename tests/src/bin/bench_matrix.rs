@@ -1,0 +1,86 @@
+//! The fault matrix on the real cluster of `hack/cluster.sh` (`cluster::matrix`): every
+//! setup through every scenario, one markdown table per scenario. Run by
+//! `hack/bench-cluster.sh` (root; the cluster up).
+//!
+//!   bench_matrix [--setups vip,per-replica,nodelocal,sidecar,sidecar+nodelocal,sidecar+tier]
+//!                [--scenarios steady,replica-dies,rollout,node-cache-killed,loss-5]
+//!                [--seconds 30] [--interval-ms 100] [--clients glibc,musl,go]
+//!   bench_matrix --cost     what a sidecar and NodeLocal DNSCache cost, as the kubelet sees
+
+use dns_sidecar_tests::cluster::matrix::scenarios::Scenario;
+use dns_sidecar_tests::cluster::matrix::setups::Setup;
+use dns_sidecar_tests::cluster::matrix::{self, Options, HEADER};
+use dns_sidecar_tests::cluster::{Kube, CLIENTS};
+
+fn list<T>(v: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Vec<T> {
+    v.split(',')
+        .map(|s| parse(s).unwrap_or_else(|| fail(&format!("--{what}: unknown {s:?}"))))
+        .collect()
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("bench_matrix: {msg}");
+    std::process::exit(2)
+}
+
+fn main() {
+    let mut o = Options {
+        setups: Setup::ALL.to_vec(),
+        scenarios: Scenario::ALL.to_vec(),
+        clients: CLIENTS.iter().map(|c| c.0).collect(),
+        secs: 30,
+        interval_ms: 100,
+        names: vec![
+            "kubernetes.default",
+            "www.example.com",
+            "missing.example.com",
+        ],
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--cost") {
+        println!(
+            "{}",
+            dns_sidecar_tests::cluster::cost::measure(&Kube::get())
+        );
+        return;
+    }
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = it
+            .next()
+            .unwrap_or_else(|| fail(&format!("{a} needs a value")));
+        match a.as_str() {
+            "--setups" => o.setups = list(v, "setups", Setup::parse),
+            "--scenarios" => o.scenarios = list(v, "scenarios", Scenario::parse),
+            "--clients" => {
+                o.clients = list(v, "clients", |c| {
+                    CLIENTS.iter().find(|x| x.0 == c).map(|x| x.0)
+                })
+            }
+            "--seconds" => {
+                o.secs = v
+                    .parse()
+                    .ok()
+                    .filter(|s| (10..=600).contains(s))
+                    .unwrap_or_else(|| fail("--seconds: 10..600"))
+            }
+            "--interval-ms" => {
+                o.interval_ms = v
+                    .parse()
+                    .ok()
+                    .filter(|s| (10..=5000).contains(s))
+                    .unwrap_or_else(|| fail("--interval-ms: 10..5000"))
+            }
+            other => fail(&format!("unknown argument {other}")),
+        }
+    }
+    let k = Kube::get();
+    let mut last = None;
+    matrix::run(&k, &o, |r| {
+        if last != Some(r.scenario) {
+            println!("\n### {}\n\n{HEADER}", r.scenario.title());
+            last = Some(r.scenario);
+        }
+        print!("{}", matrix::rows(r));
+    });
+}

@@ -1,0 +1,152 @@
+//! The fault matrix on the real cluster: each scenario (`scenarios`) against each setup
+//! (`setups`), one setup at a time so that what CoreDNS counts is that setup's, its glibc,
+//! musl and Go clients each resolving in a loop; per client the lookups, failures and
+//! latency percentiles, per setup what CoreDNS itself counted (`coredns_dns_requests_total`,
+//! followed across its pods by `tally`) per second and per client lookup.
+//! `hack/bench-cluster.sh` runs it whole; `tests/tests/cluster_matrix.rs` a short variant.
+
+pub mod scenarios;
+pub mod setups;
+mod tally;
+
+use std::time::Duration;
+
+use super::side_by_side::{Loops, Seen};
+use super::{App, Kube};
+use scenarios::Scenario;
+use setups::Setup;
+
+pub struct Options {
+    pub setups: Vec<Setup>,
+    pub scenarios: Vec<Scenario>,
+    pub clients: Vec<&'static str>,
+    /// How long each run lasts, and the pause between one client's lookups.
+    pub secs: u32,
+    pub interval_ms: u32,
+    /// Names the clients ask in turn (a Service, an outside name, a missing one).
+    pub names: Vec<&'static str>,
+}
+
+/// One setup's run of one scenario.
+pub struct Run {
+    pub scenario: Scenario,
+    pub setup: Setup,
+    pub seen: Vec<Seen>,
+    /// What CoreDNS counted over the run.
+    pub coredns: f64,
+    pub secs: f64,
+}
+
+impl Run {
+    pub fn lookups(&self) -> usize {
+        self.seen.iter().map(|s| s.results.len()).sum()
+    }
+    pub fn failures(&self) -> usize {
+        self.seen.iter().map(Seen::failures).sum()
+    }
+}
+
+/// Runs the matrix; NodeLocal DNSCache is installed for the setups that use it only.
+pub fn run(k: &Kube, o: &Options, mut each: impl FnMut(&Run)) -> Vec<Run> {
+    k.install();
+    if o.setups.contains(&Setup::SidecarTier) {
+        let tier = crate::repo_root().join("manifests/node-cache");
+        k.ok(&["apply", "-k", tier.to_str().unwrap()]);
+        k.rollout("dns-sidecar-node", "daemonset/dns-sidecar-node-cache");
+    }
+    let mut runs = Vec::new();
+    for with_nodelocal in [false, true] {
+        let phase: Vec<Setup> = o
+            .setups
+            .iter()
+            .copied()
+            .filter(|s| s.with_nodelocal() == with_nodelocal)
+            .collect();
+        if phase.is_empty() {
+            continue;
+        }
+        if with_nodelocal {
+            k.install_nodelocal();
+        }
+        let apps: Vec<(Setup, App)> = phase.iter().map(|s| (*s, s.deploy(k, 1))).collect();
+        for sc in &o.scenarios {
+            for (setup, app) in apps.iter().filter(|(s, _)| sc.applies_to(*s)) {
+                let r = run_one(k, o, *sc, *setup, app);
+                each(&r);
+                runs.push(r);
+            }
+        }
+        for (s, _) in &apps {
+            k.delete_namespace(&s.ns());
+        }
+        if with_nodelocal {
+            k.remove_nodelocal();
+        }
+    }
+    runs
+}
+
+fn run_one(k: &Kube, o: &Options, sc: Scenario, setup: Setup, app: &App) -> Run {
+    let tally = tally::Tally::start(k);
+    let loops = Loops::start(
+        k,
+        &[(setup.name(), app)],
+        &o.clients,
+        o.interval_ms,
+        o.secs,
+        &o.names,
+    );
+    let third = Duration::from_secs(u64::from(o.secs) / 3);
+    std::thread::sleep(Duration::from_secs(3));
+    let fault = scenarios::start(k, sc, setup);
+    std::thread::sleep(third);
+    scenarios::midway(k, sc, setup);
+    let seen = loops.finish();
+    let (coredns, secs) = tally.stop();
+    scenarios::end(k, fault);
+    Run {
+        scenario: sc,
+        setup,
+        seen,
+        coredns,
+        secs,
+    }
+}
+
+/// The p-th percentile of a run's lookup times, in milliseconds.
+pub fn percentile(seen: &Seen, p: f64) -> f64 {
+    let mut t: Vec<f64> = seen
+        .results
+        .iter()
+        .map(|r| r.took.as_secs_f64() * 1e3)
+        .collect();
+    t.sort_by(f64::total_cmp);
+    if t.is_empty() {
+        return 0.0;
+    }
+    t[((t.len() as f64 * p).ceil() as usize).clamp(1, t.len()) - 1]
+}
+
+pub const HEADER: &str = "| setup | client | lookups | failed | p50 | p99 | max | CoreDNS req/s | CoreDNS req per lookup |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
+
+/// A run's rows of the table.
+pub fn rows(r: &Run) -> String {
+    let per_lookup = r.coredns / r.lookups().max(1) as f64;
+    r.seen
+        .iter()
+        .map(|s| {
+            format!(
+                "| {} | {} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} | {:.2} |\n",
+                r.setup.label(),
+                s.label.rsplit('/').next().unwrap_or(""),
+                s.results.len(),
+                s.failures(),
+                percentile(s, 0.5),
+                percentile(s, 0.99),
+                percentile(s, 1.0),
+                r.coredns / r.secs,
+                per_lookup
+            )
+        })
+        .collect()
+}
