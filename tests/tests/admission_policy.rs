@@ -240,13 +240,13 @@ fn the_policy_gives_the_webhooks_pods_and_they_resolve_and_fail_over() {
         );
     }
     eprintln!("injected by the policy: {injected:?}");
-    assert_eq!(injected["plain"], true);
-    assert_eq!(
-        injected["hostnetwork-clusterfirstwithhostnet"], false,
+    assert!(injected["plain"]);
+    assert!(
+        !injected["hostnetwork-clusterfirstwithhostnet"],
         "hostNetwork is skipped"
     );
-    assert_eq!(
-        injected["dnspolicy-default"], false,
+    assert!(
+        !injected["dnspolicy-default"],
         "dnsPolicy Default is skipped"
     );
     let tuned = sidecar_args(&by_policy[SHAPES.len()]);
