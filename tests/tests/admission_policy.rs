@@ -277,10 +277,7 @@ fn the_policy_gives_the_webhooks_pods_and_they_resolve_and_fail_over() {
     }
     eprintln!("injected by the policy: {injected:?}");
     assert!(injected["plain"]);
-    assert!(
-        !injected["hostnetwork"],
-        "hostNetwork is skipped"
-    );
+    assert!(!injected["hostnetwork"], "hostNetwork is skipped");
     assert!(
         !injected["dnspolicy-default"],
         "dnsPolicy Default is skipped"

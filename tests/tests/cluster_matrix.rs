@@ -5,7 +5,7 @@
 //! sidecar's apps lose no lookup and never wait out a resolver timeout; the faults are
 //! shown to bite where there is nothing to hedge past them (the VIP stalls on the dead
 //! replica, NodeLocal's own pods stall or fail while it is down); CoreDNS counted fewer
-//! requests than there were lookups where a cache stands in front of it.
+//! requests a lookup behind a sidecar than behind the VIP.
 
 use dns_sidecar_tests::cluster::matrix::scenarios::Scenario;
 use dns_sidecar_tests::cluster::matrix::setups::Setup;
@@ -55,12 +55,21 @@ fn the_short_matrix_loses_no_lookup_behind_a_sidecar() {
         assert!(r.lookups() > 0, "{what}: no lookups ran");
         if r.setup.injected() {
             assert_eq!((r.failures(), stalls(r)), (0, 0), "{what}: failed, stalled");
-            assert!(
-                r.coredns < r.lookups() as f64,
-                "{what}: CoreDNS counted {} requests for {} lookups",
-                r.coredns,
-                r.lookups()
-            );
+            // Per lookup, CoreDNS works less behind a sidecar than behind the VIP alone
+            // (musl also asks the fallback VIP with every lookup, so not by as much as
+            // glibc's cache hits alone would say).
+            let per = |x: &Run| x.coredns / x.lookups() as f64;
+            let vip = runs
+                .iter()
+                .find(|v| v.scenario == r.scenario && v.setup == Setup::Vip);
+            if let Some(vip) = vip {
+                assert!(
+                    per(r) < per(vip),
+                    "{what}: CoreDNS counted {:.2} requests a lookup, {:.2} through the VIP",
+                    per(r),
+                    per(vip)
+                );
+            }
         }
         match (r.scenario, r.setup) {
             (Scenario::ReplicaDies, Setup::Vip) => {
