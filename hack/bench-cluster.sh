@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The cluster benchmarks. Two harnesses:
 #
+#   hack/bench-cluster.sh --cost               what a sidecar and NodeLocal DNSCache cost, as
+#                                              the kubelet reports it (on the real cluster)
 #   hack/bench-cluster.sh [matrix options]     the fault matrix on the real one-node cluster
 #                                              of hack/cluster.sh (brought up if it is not,
 #                                              and down again at the end if this brought it)

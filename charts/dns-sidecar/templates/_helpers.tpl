@@ -52,16 +52,16 @@ none
 {{- if ne (int .adminPort) 9953 }}
 - --proxy-admin-port={{ .adminPort }}
 {{- end }}
-{{- if ne .resources.requests.cpu "10m" }}
+{{- if ne .resources.requests.cpu "5m" }}
 - --proxy-cpu-request={{ .resources.requests.cpu }}
 {{- end }}
 {{- if .resources.limits.cpu }}
 - --proxy-cpu-limit={{ .resources.limits.cpu }}
 {{- end }}
-{{- if ne .resources.requests.memory "16Mi" }}
+{{- if ne .resources.requests.memory "4Mi" }}
 - --proxy-memory-request={{ .resources.requests.memory }}
 {{- end }}
-{{- if ne .resources.limits.memory "64Mi" }}
+{{- if ne .resources.limits.memory "32Mi" }}
 - --proxy-memory-limit={{ .resources.limits.memory }}
 {{- end }}
 {{- if ne .istioGroup "auto" }}

@@ -38,7 +38,9 @@ fn defaults_and_none() {
     assert_eq!(s.cluster_dns, Some("10.96.0.10".parse().unwrap()));
     assert_eq!(s.mode, Mode::Native);
     assert_eq!(s.resources.cpu_limit, None);
-    assert_eq!(s.resources.memory_limit.as_deref(), Some("64Mi"));
+    assert_eq!(s.resources.memory_limit.as_deref(), Some("32Mi"));
+    assert_eq!(s.resources.memory_request.as_deref(), Some("4Mi"));
+    assert_eq!(s.resources.cpu_request.as_deref(), Some("5m"));
     let s = parse(&["--cluster-dns", "none", "--sidecar-mode", "container"])
         .unwrap()
         .settings();
