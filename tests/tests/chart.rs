@@ -1,7 +1,8 @@
 //! The Helm chart (`charts/dns-sidecar`), checked by the real helm (built from the Go module
 //! proxy by `hack/cluster.sh build`): `helm lint --strict`; `helm template` with the default
 //! values gives the objects of `kubectl kustomize manifests/base` but for the differences
-//! listed here, each with its reason; a wrong value is refused naming it; and on the real
+//! listed here, each with its reason, and `injector=policy` those of
+//! `manifests/admission-policy`; a wrong value is refused naming it; and on the real
 //! cluster, `helm install` injects a pod, `helm upgrade` with a changed value loses no pod
 //! creation (counted), and `helm uninstall` leaves no object of ours behind.
 
@@ -61,7 +62,7 @@ fn objects(yaml: &str) -> BTreeMap<(String, String, String), Value> {
 
 /// The labels Helm's convention adds to every object of a chart.
 fn without_chart_labels(mut v: Value) -> Value {
-    if let Some(l) = v["metadata"]["labels"].as_object_mut() {
+    if let Some(l) = v["metadata"].get_mut("labels").and_then(Value::as_object_mut) {
         for k in [
             "app.kubernetes.io/part-of",
             "app.kubernetes.io/managed-by",
@@ -159,6 +160,48 @@ fn the_default_values_give_manifests_base() {
 }
 
 #[test]
+fn the_policy_values_give_manifests_admission_policy() {
+    let chart_objs = objects(&helm_ok(
+        &[
+            "template",
+            "dns-sidecar",
+            &chart(),
+            "-n",
+            WEBHOOK_NS,
+            "--set",
+            "injector=policy",
+        ],
+        None,
+    ));
+    let out = Command::new(cluster_bin("kubernetes", "kubectl"))
+        .arg("kustomize")
+        .arg(repo_root().join("manifests/admission-policy"))
+        .output()
+        .expect("kubectl kustomize");
+    assert!(out.status.success());
+    let mut policy = objects(&String::from_utf8_lossy(&out.stdout));
+    // The Namespace: helm's release namespace, as for the webhook.
+    assert!(policy
+        .remove(&("Namespace".into(), String::new(), WEBHOOK_NS.into()))
+        .is_some());
+    let chart_objs: BTreeMap<_, _> = chart_objs
+        .into_iter()
+        .map(|(k, v)| (k, without_chart_labels(v)))
+        .collect();
+    assert_eq!(
+        chart_objs.keys().collect::<Vec<_>>(),
+        policy.keys().collect::<Vec<_>>(),
+        "the objects of injector=policy and of manifests/admission-policy"
+    );
+    for (key, want) in &policy {
+        assert_eq!(
+            &chart_objs[key], want,
+            "{key:?} differs between helm template and kubectl kustomize"
+        );
+    }
+}
+
+#[test]
 fn a_wrong_value_is_refused_naming_it() {
     for (set, named) in [
         ("sidecar.fallback=bogus", "/sidecar/fallback"),
@@ -170,6 +213,7 @@ fn a_wrong_value_is_refused_naming_it() {
             "/sidecar/resources/requests/memory",
         ),
         ("certificates.mode=self", "/certificates/mode"),
+        ("injector=sidecar", "/injector"),
     ] {
         let out = helm(&["template", "x", &chart(), "--set", set], None);
         let err = String::from_utf8_lossy(&out.stderr);
