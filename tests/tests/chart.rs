@@ -62,7 +62,10 @@ fn objects(yaml: &str) -> BTreeMap<(String, String, String), Value> {
 
 /// The labels Helm's convention adds to every object of a chart.
 fn without_chart_labels(mut v: Value) -> Value {
-    if let Some(l) = v["metadata"].get_mut("labels").and_then(Value::as_object_mut) {
+    if let Some(l) = v["metadata"]
+        .get_mut("labels")
+        .and_then(Value::as_object_mut)
+    {
         for k in [
             "app.kubernetes.io/part-of",
             "app.kubernetes.io/managed-by",

@@ -87,6 +87,12 @@ pub fn run(k: &Kube, o: &Options, mut each: impl FnMut(&Run)) -> Vec<Run> {
 }
 
 fn run_one(k: &Kube, o: &Options, sc: Scenario, setup: Setup, app: &App) -> Run {
+    let early = sc.before_start().then(|| {
+        let f = scenarios::start(k, sc, setup);
+        k.ok(&["-n", &app.ns, "rollout", "restart", "deployment/app"]);
+        k.rollout(&app.ns, "deployment/app");
+        f
+    });
     let tally = tally::Tally::start(k);
     let loops = Loops::start(
         k,
@@ -97,8 +103,10 @@ fn run_one(k: &Kube, o: &Options, sc: Scenario, setup: Setup, app: &App) -> Run 
         &o.names,
     );
     let third = Duration::from_secs(u64::from(o.secs) / 3);
-    std::thread::sleep(Duration::from_secs(3));
-    let fault = scenarios::start(k, sc, setup);
+    let fault = early.unwrap_or_else(|| {
+        std::thread::sleep(Duration::from_secs(3));
+        scenarios::start(k, sc, setup)
+    });
     std::thread::sleep(third);
     scenarios::midway(k, sc, setup);
     let seen = loops.finish();

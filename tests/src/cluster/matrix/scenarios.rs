@@ -1,8 +1,9 @@
 //! What happens to the cluster while an app resolves: nothing; a CoreDNS replica's node
 //! dies (its pod's packets dropped at the node); a CoreDNS rolling restart; the node cache
 //! OOM-killed (SIGKILL) and then rolled; 5% of the node's DNS packets lost (nft `numgen
-//! random`: there is no netem here). Each starts a few seconds into the run and is undone
-//! before the next.
+//! random`: there is no netem here); the app's pods restarted (cold caches), with a
+//! replica's node dead from before. Each starts a few seconds into the run (or before the
+//! app's pods do) and is undone before the next.
 
 use std::process::Command;
 use std::time::Duration;
@@ -19,16 +20,27 @@ pub enum Scenario {
     Rollout,
     NodeCacheKilled,
     Loss5,
+    /// The app's pods restarted at once (cold caches), lookups from their start.
+    Cold,
+    /// A replica's node dead before the app's pods start (nothing seen fail yet).
+    DeadAtStart,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Steady,
         Scenario::ReplicaDies,
         Scenario::Rollout,
         Scenario::NodeCacheKilled,
         Scenario::Loss5,
+        Scenario::Cold,
+        Scenario::DeadAtStart,
     ];
+
+    /// Made before the app's pods are restarted, its lookups timed from their start.
+    pub fn before_start(self) -> bool {
+        matches!(self, Scenario::Cold | Scenario::DeadAtStart)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -37,6 +49,8 @@ impl Scenario {
             Scenario::Rollout => "rollout",
             Scenario::NodeCacheKilled => "node-cache-killed",
             Scenario::Loss5 => "loss-5",
+            Scenario::Cold => "cold",
+            Scenario::DeadAtStart => "dead-at-start",
         }
     }
 
@@ -51,6 +65,10 @@ impl Scenario {
                 "The node cache SIGKILLed (as the OOM killer does), restarted, then rolled"
             }
             Scenario::Loss5 => "5% of the node's DNS packets lost (nft numgen random)",
+            Scenario::Cold => "Every app pod restarted at once: cold caches",
+            Scenario::DeadAtStart => {
+                "A replica's node dead before the app's pods start (nothing seen fail yet)"
+            }
         }
     }
 
@@ -79,8 +97,10 @@ pub enum Fault {
 /// Starts `sc` for an app of `setup`; returns what `end` must undo.
 pub fn start(k: &Kube, sc: Scenario, setup: Setup) -> Fault {
     match sc {
-        Scenario::Steady => Fault::None,
-        Scenario::ReplicaDies => Fault::Dropped(Dropped::pod_ip(&k.coredns_ips()[0])),
+        Scenario::Steady | Scenario::Cold => Fault::None,
+        Scenario::ReplicaDies | Scenario::DeadAtStart => {
+            Fault::Dropped(Dropped::pod_ip(&k.coredns_ips()[0]))
+        }
         Scenario::Rollout => {
             k.ok(&[
                 "-n",
