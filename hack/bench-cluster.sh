@@ -8,7 +8,7 @@
 #                                              and down again at the end if this brought it)
 #     --setups vip,per-replica,nodelocal,sidecar,sidecar+nodelocal,sidecar+tier
 #     --scenarios steady,replica-dies,rollout,node-cache-killed,loss-5,cold,dead-at-start
-#     --seconds 30 --interval-ms 100 --clients glibc,musl,go
+#     --seconds 30 --interval-ms 100 --clients glibc,musl,go --pods 1 --cluster-ttl 30
 #   Real CoreDNS (kubeadm's, 2 replicas), real NodeLocal DNSCache (its addon), real
 #   kube-proxy; one setup at a time, CoreDNS's own request counter read across its pods.
 #   Prints one markdown table per scenario (tests/src/bin/bench_matrix.rs). About 40 minutes

@@ -36,6 +36,8 @@ fn the_short_matrix_loses_no_lookup_behind_a_sidecar() {
             "www.example.com",
             "missing.example.com",
         ],
+        pods: 1,
+        cluster_ttl: None,
     };
     let runs = matrix::run(&k, &o, |r| {
         eprintln!(

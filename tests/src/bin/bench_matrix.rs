@@ -5,6 +5,7 @@
 //!   bench_matrix [--setups vip,per-replica,nodelocal,sidecar,sidecar+nodelocal,sidecar+tier]
 //!                [--scenarios steady,replica-dies,rollout,node-cache-killed,loss-5,cold,dead-at-start]
 //!                [--seconds 30] [--interval-ms 100] [--clients glibc,musl,go]
+//!                [--pods 1] [--cluster-ttl 30]
 //!   bench_matrix --cost     what a sidecar and NodeLocal DNSCache cost, as the kubelet sees
 
 use dns_sidecar_tests::cluster::matrix::scenarios::Scenario;
@@ -35,6 +36,8 @@ fn main() {
             "www.example.com",
             "missing.example.com",
         ],
+        pods: 1,
+        cluster_ttl: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "--cost") {
@@ -70,6 +73,21 @@ fn main() {
                     .ok()
                     .filter(|s| (10..=5000).contains(s))
                     .unwrap_or_else(|| fail("--interval-ms: 10..5000"))
+            }
+            "--pods" => {
+                o.pods = v
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=50).contains(s))
+                    .unwrap_or_else(|| fail("--pods: 1..50"))
+            }
+            "--cluster-ttl" => {
+                o.cluster_ttl = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|s| (1..=3600).contains(s))
+                        .unwrap_or_else(|| fail("--cluster-ttl: 1..3600")),
+                )
             }
             other => fail(&format!("unknown argument {other}")),
         }

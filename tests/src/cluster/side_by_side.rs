@@ -32,8 +32,9 @@ impl Seen {
 }
 
 impl Loops {
-    /// A loop in `containers` of each app (labelled `setup/container`): a lookup of `names`
-    /// in turn every `interval_ms`, for `secs` seconds.
+    /// A loop in `containers` of each pod of each app (labelled `setup/container`, the
+    /// pods of an app together): a lookup of `names` in turn every `interval_ms`, for
+    /// `secs` seconds.
     pub fn start(
         k: &Kube,
         apps: &[(&str, &App)],
@@ -45,22 +46,26 @@ impl Loops {
         let count = (secs * 1000 / interval_ms.max(1)).max(1);
         let mut running = Vec::new();
         for (setup, app) in apps {
-            for c in containers {
-                let child = app.start_loop(k, c, interval_ms, count, secs, names);
-                running.push((format!("{setup}/{c}"), child));
+            for pod in app.pod_names(k) {
+                for c in containers {
+                    let child = app.start_loop_in(k, &pod, c, interval_ms, count, secs, names);
+                    running.push((format!("{setup}/{c}"), child));
+                }
             }
         }
         Loops { running }
     }
 
     pub fn finish(self) -> Vec<Seen> {
-        self.running
-            .into_iter()
-            .map(|(label, child)| Seen {
-                results: lookups::collect(child, &label),
-                label,
-            })
-            .collect()
+        let mut seen: Vec<Seen> = Vec::new();
+        for (label, child) in self.running {
+            let results = lookups::collect(child, &label);
+            match seen.iter_mut().find(|s| s.label == label) {
+                Some(s) => s.results.extend(results),
+                None => seen.push(Seen { label, results }),
+            }
+        }
+        seen
     }
 }
 

@@ -99,6 +99,14 @@ impl App {
         k.run(&args)
     }
 
+    /// The names of its Running pods (an app of several replicas).
+    pub fn pod_names(&self, k: &Kube) -> Vec<String> {
+        k.pods(&self.ns, &format!("app={}", self.name))
+            .into_iter()
+            .map(|p| p.0)
+            .collect()
+    }
+
     /// Starts a bounded lookup loop in a container: at most `count` lookups of `names` in
     /// turn, one every `interval_ms`, none begun after `secs`. Read it with
     /// `lookups::collect`.
@@ -111,15 +119,37 @@ impl App {
         secs: u32,
         names: &[&str],
     ) -> Child {
+        self.start_loop_in(
+            k,
+            &self.pod_name(k),
+            container,
+            interval_ms,
+            count,
+            secs,
+            names,
+        )
+    }
+
+    /// `start_loop` in one pod of the app.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_loop_in(
+        &self,
+        k: &Kube,
+        pod: &str,
+        container: &str,
+        interval_ms: u32,
+        count: u32,
+        secs: u32,
+        names: &[&str],
+    ) -> Child {
         let bin = CLIENTS
             .iter()
             .find(|c| c.0 == container)
             .expect("a client container")
             .1;
-        let pod = self.pod_name(k);
         let (i, n, t) = (interval_ms.to_string(), count.to_string(), secs.to_string());
         let mut args = vec![
-            "-n", &self.ns, "exec", &pod, "-c", container, "--", bin, "--loop", &i, &n, &t,
+            "-n", &self.ns, "exec", pod, "-c", container, "--", bin, "--loop", &i, &n, &t,
         ];
         args.extend(names);
         k.cmd()

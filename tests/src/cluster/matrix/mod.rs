@@ -25,6 +25,41 @@ pub struct Options {
     pub interval_ms: u32,
     /// Names the clients ask in turn (a Service, an outside name, a missing one).
     pub names: Vec<&'static str>,
+    /// Pods of each setup's app, all on the node.
+    pub pods: u32,
+    /// CoreDNS's kubernetes plugin TTL for the run (kubeadm's Corefile says 30).
+    pub cluster_ttl: Option<u32>,
+}
+
+/// Sets the TTL of CoreDNS's kubernetes plugin and rolls CoreDNS so it takes it at once.
+pub fn set_cluster_ttl(k: &Kube, ttl: u32) {
+    let cm = k.json(&["-n", "kube-system", "get", "configmap", "coredns"]);
+    let corefile = cm["data"]["Corefile"].as_str().expect("CoreDNS's Corefile");
+    let line = corefile
+        .lines()
+        .find(|l| l.trim_start().starts_with("ttl "))
+        .expect("a ttl line");
+    let indent = &line[..line.len() - line.trim_start().len()];
+    let patched = corefile.replace(line, &format!("{indent}ttl {ttl}"));
+    let patch = serde_json::json!({"data": {"Corefile": patched}}).to_string();
+    k.ok(&[
+        "-n",
+        "kube-system",
+        "patch",
+        "configmap",
+        "coredns",
+        "--type=merge",
+        "-p",
+        &patch,
+    ]);
+    k.ok(&[
+        "-n",
+        "kube-system",
+        "rollout",
+        "restart",
+        "deployment/coredns",
+    ]);
+    k.rollout("kube-system", "deployment/coredns");
 }
 
 /// One setup's run of one scenario.
@@ -49,6 +84,9 @@ impl Run {
 /// Runs the matrix; NodeLocal DNSCache is installed for the setups that use it only.
 pub fn run(k: &Kube, o: &Options, mut each: impl FnMut(&Run)) -> Vec<Run> {
     k.install();
+    if let Some(ttl) = o.cluster_ttl {
+        set_cluster_ttl(k, ttl);
+    }
     if o.setups.contains(&Setup::SidecarTier) {
         let tier = crate::repo_root().join("manifests/node-cache");
         k.ok(&["apply", "-k", tier.to_str().unwrap()]);
@@ -68,7 +106,7 @@ pub fn run(k: &Kube, o: &Options, mut each: impl FnMut(&Run)) -> Vec<Run> {
         if with_nodelocal {
             k.install_nodelocal();
         }
-        let apps: Vec<(Setup, App)> = phase.iter().map(|s| (*s, s.deploy(k, 1))).collect();
+        let apps: Vec<(Setup, App)> = phase.iter().map(|s| (*s, s.deploy(k, o.pods))).collect();
         for sc in &o.scenarios {
             for (setup, app) in apps.iter().filter(|(s, _)| sc.applies_to(*s)) {
                 let r = run_one(k, o, *sc, *setup, app);
@@ -82,6 +120,9 @@ pub fn run(k: &Kube, o: &Options, mut each: impl FnMut(&Run)) -> Vec<Run> {
         if with_nodelocal {
             k.remove_nodelocal();
         }
+    }
+    if o.cluster_ttl.is_some() {
+        set_cluster_ttl(k, 30);
     }
     runs
 }
