@@ -103,6 +103,17 @@ impl Kube {
                 .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "10.96.0.1")
         })
         .expect("NodeLocal DNSCache does not answer on 169.254.20.10");
+        // This node-cache puts its rules in (NOTRACK for the kube-dns address, so it, not
+        // kube-proxy, gets the pods' queries) on its first sync, a minute after it starts,
+        // unless it is given a pidfile, which the addon does not give it: until then the
+        // pods still reach CoreDNS through the VIP.
+        wait_until(Duration::from_secs(120), || {
+            Command::new("iptables")
+                .args(["-t", "raw", "-S", "PREROUTING"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(DNS_IP))
+        })
+        .expect("NodeLocal DNSCache never put in its NOTRACK rule for the kube-dns address");
     }
 
     /// NodeLocal DNSCache removed (it takes its iptables rules with it on SIGTERM), and

@@ -128,6 +128,7 @@ pub fn run(k: &Kube, o: &Options, mut each: impl FnMut(&Run)) -> Vec<Run> {
 }
 
 fn run_one(k: &Kube, o: &Options, sc: Scenario, setup: Setup, app: &App) -> Run {
+    setup.refresh(k);
     let early = sc.before_start().then(|| {
         let f = scenarios::start(k, sc, setup);
         k.ok(&["-n", &app.ns, "rollout", "restart", "deployment/app"]);

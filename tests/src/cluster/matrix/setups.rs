@@ -94,6 +94,15 @@ impl Setup {
         }
     }
 
+    /// Before a run: per-replica Services follow their pods (a StatefulSet's Service would;
+    /// here each EndpointSlice is pointed again at the replicas' current IPs, which a
+    /// rollout in an earlier run changed).
+    pub fn refresh(self, k: &Kube) {
+        if self == Setup::PerReplica {
+            per_replica_dns(k, &self.ns());
+        }
+    }
+
     pub fn injected(self) -> bool {
         matches!(
             self,
