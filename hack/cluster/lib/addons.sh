@@ -13,5 +13,5 @@ coredns_up() {
 }
 
 dns_answers() { # NAME: an A record for NAME from the kube-dns Service
-  dig +time=1 +tries=1 +short "@$DNS_SERVICE_IP" "$1" A | grep -q '^[0-9]'
+  { dig +time=1 +tries=1 +short "@$DNS_SERVICE_IP" "$1" A || true; } | grep -q '^[0-9]'
 }

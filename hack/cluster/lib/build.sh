@@ -60,8 +60,8 @@ build_all() {
   go_build helm "$HELM_VERSION" helm \
     "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" helm=helm.sh/helm/v4/cmd/helm
   "$K8S_BIN/kube-apiserver" --version
-  "$ETCD_BIN/etcd" --version | head -n1
-  "$COREDNS_BIN/coredns" -version | head -n1
+  "$ETCD_BIN/etcd" --version | sed -n 1p
+  "$COREDNS_BIN/coredns" -version | sed -n 1p
   "$CRICTL_BIN/crictl" --version
   "$HELM_BIN/helm" version --short
 }

@@ -54,7 +54,7 @@ die() { printf 'cluster.sh: %s\n' "$*" >&2; exit 1; }
 
 # The interface the default route leaves by: where nothing of the cluster may go.
 outward_if() {
-  ip -4 route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit }}'
+  ip -4 route show default | awk '!found {for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); found = 1; break }}'
 }
 
 kubectl_() {

@@ -49,7 +49,7 @@ remove_rules() {
   for family in ip ip6; do
     ipt=iptables; [ $family = ip ] || ipt=ip6tables
     for table in filter nat mangle; do
-      if ! $ipt -t $table -S 2>/dev/null | grep -qv '^-P'; then nft delete table $family $table 2>/dev/null || true; fi
+      if ! { $ipt -t $table -S 2>/dev/null || true; } | grep -qv '^-P'; then nft delete table $family $table 2>/dev/null || true; fi
     done
   done
 }

@@ -77,7 +77,7 @@ build_images() {
   rm -rf "$ctx"
   bash "$REPO/hack/images.sh" >&2 || die "hack/images.sh failed"
   local v
-  v=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n1)
+  v=$(sed -n '0,/^version = "\(.*\)"/s//\1/p' "$REPO/Cargo.toml")
   for b in proxy webhook; do
     rm -f "$IMAGES/dns-sidecar-$b.tar"
     "${PODMAN[@]}" save --quiet --format docker-archive -o "$IMAGES/dns-sidecar-$b.tar" \
