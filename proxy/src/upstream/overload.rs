@@ -71,10 +71,21 @@ impl Load {
         self.loss * (-idle.as_secs_f64() / LOSS_HALF_LIFE.as_secs_f64()).exp2()
     }
 
-    /// Degraded at `now`: it lost over `DEGRADED_ABOVE` of its attempts and has not come
-    /// back under `RECOVERED_BELOW` since, its estimate faded included.
+    /// Degraded at `now`: it lost over `DEGRADED_ABOVE` of its attempts and has not
+    /// recovered since (`recovered`).
     pub fn is_degraded(&self, now: Instant) -> bool {
-        self.degraded && self.loss(now) >= RECOVERED_BELOW
+        self.degraded && !self.recovered(now, self.loss(now))
+    }
+
+    /// Whether a degraded replica with `loss` is well again: its loss under
+    /// `RECOVERED_BELOW`, its estimate faded included, and its pacing no longer what holds
+    /// the sending back. While the credit runs out, low loss is the pacing's doing (it sends
+    /// a little above what the replica answers), not the replica's: were it lifted then,
+    /// the whole offered load would go out, the losses come back a timeout later, and the
+    /// sending would go on and off (shed everything, then a burst) instead of staying at
+    /// what the replica answers.
+    fn recovered(&self, now: Instant, loss: f64) -> bool {
+        loss < RECOVERED_BELOW && self.credit_now(now) >= PACE_CAP - 1.0
     }
 
     /// Good answers a second, as estimated at the last window's end (the clock moves it
@@ -118,14 +129,14 @@ impl Load {
         let faded = self.loss(now);
         // Recovered while nothing came (`is_degraded` said so already): the new outcome
         // counts from there, and enters degraded again only past `DEGRADED_ABOVE`.
-        self.degraded &= faded >= RECOVERED_BELOW;
+        self.degraded &= !self.recovered(now, faded);
         self.loss = faded + LOSS_WEIGHT * ((lost as u8 as f64) - faded);
         self.outcome_at = Some(now);
         if !self.degraded && self.loss > DEGRADED_ABOVE && self.rated {
             self.degraded = true;
             self.credit = PACE_CAP / 2.0;
             self.credit_at = Some(now);
-        } else if self.degraded && self.loss < RECOVERED_BELOW {
+        } else if self.degraded && self.recovered(now, self.loss) {
             self.degraded = false;
         }
     }

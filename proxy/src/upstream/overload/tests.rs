@@ -37,7 +37,8 @@ fn loss_marks_degraded_with_hysteresis() {
     for _ in 0..30 {
         l.on_answer(t1, true);
     }
-    assert!(!l.is_degraded(t0), "recovered: {}", l.loss(t0));
+    // Nothing was held back by its pacing meanwhile (its credit is full).
+    assert!(!l.is_degraded(t1), "recovered: {}", l.loss(t1));
     let mut early = Load::default();
     for _ in 0..20 {
         early.on_loss(t0);
@@ -216,4 +217,65 @@ fn a_degraded_replica_sent_nothing_more_fades_back() {
     let mut l = l;
     l.on_loss(later);
     assert!(!l.is_degraded(later), "{}", l.loss(later));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pacing_stays_on_while_it_is_what_keeps_the_loss_low() {
+    // The replica answers 100 a second at once and drops the rest, each drop known a
+    // timeout (200 ms) later; the pod offers 300 a second. Paced, about a fifth of what
+    // goes out is lost, and the noisy estimate wanders under `RECOVERED_BELOW` now and
+    // then: each time the pacing lifted, the whole 300 a second would go out until the
+    // drops came back. It must hold for the whole run.
+    let mut l = Load::default();
+    for _ in 0..150 {
+        l.on_answer(Instant::now(), true);
+        tokio::time::advance(ms(10)).await;
+    }
+    for _ in 0..10 {
+        l.on_loss(Instant::now());
+    }
+    assert!(l.is_degraded(Instant::now()));
+    let (mut sent, mut answered, mut unpaced) = (0u32, 0u32, 0u32);
+    let mut tokens = 0.0f64;
+    let mut drops = std::collections::VecDeque::new();
+    let t0 = Instant::now();
+    for tick in 0..10_000u64 {
+        let now = Instant::now();
+        tokens = (tokens + 0.1).min(2.0);
+        while drops.front().is_some_and(|t| *t <= now) {
+            drops.pop_front();
+            l.on_loss(now);
+        }
+        if tick % 10 < 3 {
+            if !l.is_degraded(now) {
+                unpaced += 1;
+            }
+            if l.admissible(now) {
+                l.spend(now);
+                sent += 1;
+                if tokens >= 1.0 {
+                    tokens -= 1.0;
+                    l.on_answer(now, true);
+                    answered += 1;
+                } else {
+                    drops.push_back(now + ms(200));
+                }
+            }
+        }
+        tokio::time::advance(ms(1)).await;
+    }
+    assert!(Instant::now() - t0 >= Duration::from_secs(10));
+    assert_eq!(unpaced, 0, "questions that found the pacing lifted");
+    assert!((950..=1_000).contains(&answered), "{answered} answered");
+    assert!(
+        (1_100..=1_400).contains(&sent),
+        "{sent} sent in 10 s, for {answered} answered"
+    );
+    // The load passes: 20 a second, well under what it answers. The credit fills, the
+    // loss fades, and the replica is well again.
+    for _ in 0..100 {
+        l.on_answer(Instant::now(), true);
+        tokio::time::advance(ms(50)).await;
+    }
+    assert!(!l.is_degraded(Instant::now()), "{}", l.loss(Instant::now()));
 }
