@@ -276,12 +276,18 @@ fn pods_are_created_while_the_webhook_is_down() {
         dns_sidecar_tests::cluster::WEBHOOK,
         "--replicas=0",
     ]);
+    // Gone, not terminating: a terminating webhook still answers for its --drain (5 s).
     wait_until(Duration::from_secs(60), || {
-        k.pods(
+        k.json(&[
+            "-n",
             dns_sidecar_tests::cluster::WEBHOOK_NS,
+            "get",
+            "pods",
+            "-l",
             "app.kubernetes.io/name=dns-sidecar-webhook",
-        )
-        .is_empty()
+        ])["items"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
     })
     .expect("the webhook's pods did not go");
     // failurePolicy Ignore: the pod is created and runs, without the sidecar.
