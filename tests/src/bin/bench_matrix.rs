@@ -7,11 +7,14 @@
 //!                [--seconds 30] [--interval-ms 100] [--clients glibc,musl,go]
 //!                [--pods 1] [--cluster-ttl 30]
 //!   bench_matrix --cost     what a sidecar and NodeLocal DNSCache cost, as the kubelet sees
+//!   bench_matrix --overload [--cpu-millis 100] [--seconds 20] [--factor 2]
+//!                           a CPU-limited CoreDNS offered twice what it serves, by one busy
+//!                           pod, straight and through its sidecar (`cluster::overload`)
 
 use dns_sidecar_tests::cluster::matrix::scenarios::Scenario;
 use dns_sidecar_tests::cluster::matrix::setups::Setup;
 use dns_sidecar_tests::cluster::matrix::{self, Options, HEADER};
-use dns_sidecar_tests::cluster::{Kube, CLIENTS};
+use dns_sidecar_tests::cluster::{overload, Kube, CLIENTS};
 
 fn list<T>(v: &str, what: &str, parse: impl Fn(&str) -> Option<T>) -> Vec<T> {
     v.split(',')
@@ -45,6 +48,10 @@ fn main() {
             "{}",
             dns_sidecar_tests::cluster::cost::measure(&Kube::get())
         );
+        return;
+    }
+    if args.first().is_some_and(|a| a == "--overload") {
+        overload(&args[1..]);
         return;
     }
     let mut it = args.iter();
@@ -93,12 +100,47 @@ fn main() {
         }
     }
     let k = Kube::get();
-    let mut last = None;
-    matrix::run(&k, &o, |r| {
-        if last != Some(r.scenario) {
-            println!("\n### {}\n\n{HEADER}", r.scenario.title());
-            last = Some(r.scenario);
-        }
-        print!("{}", matrix::rows(r));
+    let runs = matrix::run(&k, &o, |r| {
+        eprintln!(
+            "== {} / {}: {} lookups, {} failed",
+            r.scenario.name(),
+            r.setup.name(),
+            r.lookups(),
+            r.failures()
+        );
     });
+    for sc in &o.scenarios {
+        println!("\n### {}\n\n{HEADER}", sc.title());
+        for r in runs.iter().filter(|r| r.scenario == *sc) {
+            print!("{}", matrix::rows(r));
+        }
+    }
+}
+
+fn overload(args: &[String]) {
+    let mut o = overload::Options {
+        cpu_millis: 100,
+        secs: 20,
+        factor: 2.0,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = it
+            .next()
+            .unwrap_or_else(|| fail(&format!("{a} needs a value")));
+        let num = |range: std::ops::RangeInclusive<f64>| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| range.contains(x))
+                .unwrap_or_else(|| fail(&format!("{a}: {}..{}", range.start(), range.end())))
+        };
+        match a.as_str() {
+            "--cpu-millis" => o.cpu_millis = num(10.0..=2000.0) as u32,
+            "--seconds" => o.secs = num(5.0..=120.0) as u32,
+            "--factor" => o.factor = num(0.1..=5.0),
+            other => fail(&format!("unknown argument {other}")),
+        }
+    }
+    let m = overload::measure(&Kube::get(), &o);
+    println!("{}", overload::table(&m, &o));
 }

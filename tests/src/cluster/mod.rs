@@ -20,6 +20,7 @@ pub mod lookups;
 pub mod matrix;
 pub mod metrics;
 pub mod nodelocal;
+pub mod overload;
 mod plugin;
 pub mod rights;
 pub mod side_by_side;

@@ -1,5 +1,5 @@
 //! The fault matrix on the real cluster: each scenario (`scenarios`) against each setup
-//! (`setups`), one setup at a time so that what CoreDNS counts is that setup's, its glibc,
+//! (`setups`), one setup on the node at a time so that what CoreDNS counts is that setup's, its glibc,
 //! musl and Go clients each resolving in a loop; per client the lookups, failures and
 //! latency percentiles, per setup what CoreDNS itself counted (`coredns_dns_requests_total`,
 //! followed across its pods by `tally`) per second and per client lookup.
@@ -7,7 +7,7 @@
 
 pub mod scenarios;
 pub mod setups;
-mod tally;
+pub mod tally;
 
 use std::time::Duration;
 
@@ -81,17 +81,18 @@ impl Run {
     }
 }
 
-/// Runs the matrix; NodeLocal DNSCache is installed for the setups that use it only.
+/// Runs the matrix; NodeLocal DNSCache is installed for the setups that use it only, our
+/// node tier for its own setup only, and each setup's app is on the node only while its
+/// scenarios run: idle pods of another setup would be counted too (each sidecar follows the
+/// replicas with a `--discover` lookup every TTL, 20 pods at TTL 5 some 8 CoreDNS requests
+/// a second, which the first run of twenty pods had put on our node tier's row).
 pub fn run(k: &Kube, o: &Options, mut each: impl FnMut(&Run)) -> Vec<Run> {
     k.install();
     if let Some(ttl) = o.cluster_ttl {
         set_cluster_ttl(k, ttl);
     }
-    if o.setups.contains(&Setup::SidecarTier) {
-        let tier = crate::repo_root().join("manifests/node-cache");
-        k.ok(&["apply", "-k", tier.to_str().unwrap()]);
-        k.rollout("dns-sidecar-node", "daemonset/dns-sidecar-node-cache");
-    }
+    let tier = crate::repo_root().join("manifests/node-cache");
+    let tier = tier.to_str().unwrap();
     let mut runs = Vec::new();
     for with_nodelocal in [false, true] {
         let phase: Vec<Setup> = o
@@ -106,16 +107,21 @@ pub fn run(k: &Kube, o: &Options, mut each: impl FnMut(&Run)) -> Vec<Run> {
         if with_nodelocal {
             k.install_nodelocal();
         }
-        let apps: Vec<(Setup, App)> = phase.iter().map(|s| (*s, s.deploy(k, o.pods))).collect();
-        for sc in &o.scenarios {
-            for (setup, app) in apps.iter().filter(|(s, _)| sc.applies_to(*s)) {
-                let r = run_one(k, o, *sc, *setup, app);
+        for setup in phase {
+            if setup == Setup::SidecarTier {
+                k.ok(&["apply", "-k", tier]);
+                k.rollout("dns-sidecar-node", "daemonset/dns-sidecar-node-cache");
+            }
+            let app = setup.deploy(k, o.pods);
+            for sc in o.scenarios.iter().filter(|sc| sc.applies_to(setup)) {
+                let r = run_one(k, o, *sc, setup, &app);
                 each(&r);
                 runs.push(r);
             }
-        }
-        for (s, _) in &apps {
-            k.delete_namespace(&s.ns());
+            k.delete_namespace(&setup.ns());
+            if setup == Setup::SidecarTier {
+                let _ = k.run(&["delete", "-k", tier, "--ignore-not-found", "--wait=true"]);
+            }
         }
         if with_nodelocal {
             k.remove_nodelocal();
