@@ -60,6 +60,8 @@ pub struct Measured {
 pub fn measure(k: &Kube, o: &Options) -> Measured {
     k.install();
     limit_coredns(k, Some(o.cpu_millis));
+    // Put back even if a step below panics: the tests after this one share the cluster.
+    let _restore = Restore(k);
     k.fresh_namespace(NS, &[("dns-sidecar.io/inject", "enabled")]);
     let app = App::deploy(k, NS, "busy", &[]);
     let pid = k.container_pid(NS, &app.pod_name(k), "glibc");
@@ -92,9 +94,17 @@ pub fn measure(k: &Kube, o: &Options) -> Measured {
             coredns,
         });
     }
-    k.delete_namespace(NS);
-    limit_coredns(k, None);
     Measured { capacity, runs }
+}
+
+/// On drop: the load's namespace removed, CoreDNS as kubeadm runs it.
+struct Restore<'a>(&'a Kube);
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        self.0.delete_namespace(NS);
+        limit_coredns(self.0, None);
+    }
 }
 
 fn answered(out: &[Outcome]) -> usize {
@@ -190,11 +200,20 @@ fn limit_coredns(k: &Kube, millis: Option<u32>) {
     ];
     if millis.is_some() {
         k.ok(&args);
+        k.rollout("kube-system", "deployment/coredns");
     } else {
-        // Nothing to remove when the limit never went on.
+        // From a drop, maybe while panicking: nothing here may panic again (and there is
+        // nothing to remove when the limit never went on).
         let _ = k.run(&args);
+        let _ = k.run(&[
+            "-n",
+            "kube-system",
+            "rollout",
+            "status",
+            "deployment/coredns",
+            "--timeout=180s",
+        ]);
     }
-    k.rollout("kube-system", "deployment/coredns");
 }
 
 /// The runs as a markdown table, each against the direct run.
