@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::time::{sleep_until, timeout, Instant};
 
-use super::{ExchangeError, Pool};
+use super::{ExchangeError, Pool, Trouble};
 use crate::lock;
 use crate::wire::Ask;
 
@@ -58,6 +58,13 @@ impl Pool {
                         Err(e) => {
                             let (refused, now) =
                                 (matches!(e, ExchangeError::Refused), Instant::now());
+                            // A probe is an attempt like any: /debug/upstreams and the
+                            // failure counter show why a replica the start-up probe found
+                            // refusing is down, though no client query ever went to it.
+                            up.stats
+                                .failures
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            *lock(&up.stats.last_trouble) = Some((now, Trouble::Failed(e)));
                             let mut h = lock(&up.health);
                             // Silent from the start, it is down before the app asks.
                             let never = h.first_probe && h.load.answered_at.is_none();

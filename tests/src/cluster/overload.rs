@@ -133,7 +133,7 @@ fn load(netns: &Path, to: &[SocketAddr], tag: &str, rate: f64, secs: u32) -> Vec
         .take(8)
         .collect();
     let (to, netns) = (to.to_vec(), netns.to_path_buf());
-    in_pod(netns, move || {
+    crate::netns::in_netns_at(netns, move || {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -159,19 +159,6 @@ fn load(netns: &Path, to: &[SocketAddr], tag: &str, rate: f64, secs: u32) -> Vec
                 }
                 all
             })
-    })
-}
-
-/// Runs `f` on a thread in the network namespace at `path` (a process's, under /proc).
-fn in_pod<T: Send + 'static>(path: PathBuf, f: impl FnOnce() -> T + Send + 'static) -> T {
-    use std::os::fd::AsRawFd;
-    std::thread::spawn(move || {
-        let fd = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        // SAFETY: setns on this thread only, with a valid namespace descriptor. The
-        // runtime's worker threads are made after, so they start in the namespace too.
-        let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns into {}", path.display());
-        f()
     })
     .join()
     .expect("the load thread")

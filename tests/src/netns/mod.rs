@@ -104,8 +104,16 @@ pub fn in_netns<T: Send + 'static>(
     ns: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> std::thread::JoinHandle<T> {
+    in_netns_at(PathBuf::from("/run/netns").join(ns), f)
+}
+
+/// `in_netns` for the namespace at `path` (`/run/netns/NAME`, or a process's
+/// `/proc/PID/ns/net`). Threads `f` makes start in the namespace too.
+pub fn in_netns_at<T: Send + 'static>(
+    path: PathBuf,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
     use std::os::fd::AsRawFd;
-    let path = PathBuf::from("/run/netns").join(ns);
     std::thread::spawn(move || {
         let fd = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // SAFETY: setns on this thread only, with a valid namespace descriptor.
