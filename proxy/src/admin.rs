@@ -53,9 +53,11 @@ impl AdminState {
         if self.engine.pool.probing_at_start() {
             return Some("probing the upstreams at start-up");
         }
-        if !self.engine.pool.any_up() && self.engine.cache_stats().entries == 0 {
-            return Some("no healthy upstream and nothing cached");
-        }
+        // Not whether an upstream is healthy: the native sidecar's startup probe reads this,
+        // and a DNS outage (or a mesh's redirect that breaks the upstream path) must not keep
+        // the app from starting, nor have the kubelet restart the sidecar every 30 s; a
+        // sidecar with no upstream answers SERVFAIL at once and the resolver moves on to the
+        // fallback nameserver.
         None
     }
 }

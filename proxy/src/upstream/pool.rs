@@ -172,10 +172,6 @@ impl Pool {
         &self.cfg
     }
 
-    pub fn any_up(&self) -> bool {
-        self.snapshot().iter().any(|u| lock(&u.health).is_up())
-    }
-
     /// The replicas' addresses (the set without its node caches and fallbacks).
     pub fn replicas(&self) -> Vec<SocketAddr> {
         let set = self.snapshot();
