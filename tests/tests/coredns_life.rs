@@ -55,8 +55,12 @@ fn coredns_rollout_every_replica_replaced_costs_the_sidecar_nothing() {
     );
     for (setup, c, lookups) in &runs {
         let s = report("CoreDNS rollout", *setup, lookups);
-        assert!(s.n >= 50, "{}: lookups kept running: {s:?}", setup.label());
+        // Through the VIP or per-replica nameservers a lookup may stall 5-10 s (how many
+        // depends on which flows conntrack pinned to a replaced pod), so only the sidecar's
+        // count says the loop kept its pace; the others are reported, and must have run.
+        assert!(s.n >= 1, "{}: no lookup ran: {s:?}", setup.label());
         if *setup == SIDECAR {
+            assert!(s.n >= 50, "the sidecar's lookups kept running: {s:?}");
             assert_eq!(s.failures, 0, "the sidecar never fails in a rollout");
             assert!(s.max < Duration::from_secs(1), "no lookup over 1 s: {s:?}");
             let m = c.pod_http("/metrics");
