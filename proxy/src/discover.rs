@@ -1,5 +1,6 @@
 //! `--discover`: follow CoreDNS scaling and rollouts by re-resolving a headless Service name
-//! (its A/AAAA records are the replicas' pod IPs) through the current upstreams. Looked up
+//! (its A/AAAA records are the replicas' pod IPs; the family the replicas have is asked)
+//! through the current upstreams. Looked up
 //! again at the answer's TTL, bounded, and early when a replica is marked down; every wait
 //! jittered, so the sidecars of one rollout do not look up in step. The set never
 //! empties: an answer with no address, or no answer, keeps the set it has (its health
@@ -133,22 +134,39 @@ pub fn next_interval(outcome: &RoundResult, d: &Discover, failed: u32) -> Durati
     }
 }
 
-/// One round: A and AAAA, each within `budget`; each answer is also handed to `remember`.
+/// The record types a round asks: the address families the replicas have now (A for IPv4,
+/// AAAA for IPv6), both while none is known or both are. In a single-stack cluster the
+/// other family's lookup always comes back empty: at CoreDNS's TTL of 5 s it was half of
+/// every sidecar's and node tier's discovery load, for nothing.
+pub fn qtypes(current: &[SocketAddr]) -> &'static [u16] {
+    let v4 = current.iter().any(SocketAddr::is_ipv4);
+    let v6 = current.iter().any(SocketAddr::is_ipv6);
+    match (v4, v6) {
+        (true, false) => &[1],
+        (false, true) => &[28],
+        _ => &[1, 28],
+    }
+}
+
+/// One round: the `qtypes` of the replicas there are, each within `budget`; each answer is
+/// also handed to `remember`.
 async fn round(
     pool: &Arc<Pool>,
     d: &Discover,
     budget: Duration,
     remember: &impl Fn(&wire::Ask, &[u8]),
 ) -> RoundResult {
+    let qtypes = qtypes(&pool.replicas());
     let mut results = [None, None];
-    for (slot, qtype) in results.iter_mut().zip([1u16, 28]) {
+    let results = &mut results[..qtypes.len()];
+    for (slot, &qtype) in results.iter_mut().zip(qtypes) {
         let ask = wire::Ask::new(wire::KeyBuf::plain(&d.name_wire, qtype).key(), true);
         if let Ok(Ok(resp)) = timeout(budget, pool.forward(&ask)).await {
             *slot = addresses(&resp, d.port);
             remember(&ask, &resp);
         }
     }
-    combine(&results)
+    combine(results)
 }
 
 /// Looks the Service up for the life of the process. Every answer is handed to `remember`

@@ -144,3 +144,15 @@ fn waits_are_jittered_within_the_ttl_and_the_bounds() {
     assert_eq!(early_wait(&d, 0.0), Duration::from_secs(2));
     assert_eq!(early_wait(&d, 0.5), Duration::from_millis(2200));
 }
+
+#[test]
+fn a_round_asks_the_family_the_replicas_have() {
+    assert_eq!(qtypes(&[sa("10.0.0.2:53"), sa("10.0.0.3:53")]), &[1]);
+    assert_eq!(qtypes(&[sa("[fd00::2]:53")]), &[28]);
+    assert_eq!(
+        qtypes(&[sa("10.0.0.2:53"), sa("[fd00::2]:53")]),
+        &[1, 28],
+        "dual-stack: both"
+    );
+    assert_eq!(qtypes(&[]), &[1, 28], "none known yet: both");
+}
