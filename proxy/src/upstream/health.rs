@@ -189,6 +189,7 @@ impl Health {
         }
         self.sampled_at = Some(now);
         self.last_ms = Some(r);
+        self.load.on_rtt(rtt);
         self.clear_failures();
     }
 

@@ -118,6 +118,32 @@ async fn a_degraded_replica_is_paced_at_a_little_above_its_answer_rate() {
     }
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_degraded_replica_whose_answers_queue_is_paced_below_its_answer_rate() {
+    // 100 good answers a second, each 800 ms late, then half of the attempts lost.
+    let mut l = Load::default();
+    for _ in 0..200 {
+        l.on_rtt(ms(800));
+        l.on_answer(Instant::now(), true);
+        tokio::time::advance(ms(10)).await;
+    }
+    for _ in 0..10 {
+        l.on_loss(Instant::now());
+    }
+    assert!(l.is_degraded(Instant::now()));
+    let mut sent = 0;
+    for _ in 0..1000 {
+        while l.admissible(Instant::now()) {
+            l.spend(Instant::now());
+            sent += 1;
+        }
+        tokio::time::advance(ms(1)).await;
+    }
+    // 0.9 x 100 + 5 a second, and the burst the credit held: fewer than it answers and the
+    // floor, so its queue drains; with answers in time it was 125 to 150.
+    assert!((95..=104).contains(&sent), "{sent} sent in a second");
+}
+
 #[test]
 fn extra_attempts_go_only_to_a_replica_that_is_well_and_faster() {
     use Extra::*;
