@@ -3,10 +3,11 @@
 #
 #   hack/bench-cluster.sh --cost               what a sidecar and NodeLocal DNSCache cost, as
 #                                              the kubelet reports it (on the real cluster)
-#   hack/bench-cluster.sh --overload [--cpu-millis 100] [--seconds 20] [--factor 2]
+#   hack/bench-cluster.sh --overload [--cpu-millis 100] [--seconds 20] [--factor 2] [--pods 1]
 #                                              a CPU-limited CoreDNS offered twice what it
-#                                              answers by one busy pod, straight and through
-#                                              its sidecar (on the real cluster)
+#                                              answers by one busy pod (or --pods sharing
+#                                              it), straight and through their sidecars
+#                                              (on the real cluster)
 #   hack/bench-cluster.sh [matrix options]     the fault matrix on the real one-node cluster
 #                                              of hack/cluster.sh (brought up if it is not,
 #                                              and down again at the end if this brought it)

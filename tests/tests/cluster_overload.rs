@@ -16,6 +16,7 @@ fn an_overloaded_coredns_gets_no_retry_storm_from_a_busy_pod() {
         cpu_millis: 50,
         secs: 8,
         factor: 2.0,
+        pods: 1,
     };
     let m = overload::measure(&Kube::get(), &o);
     eprintln!("{}", overload::table(&m, &o));

@@ -7,9 +7,10 @@
 //!                [--seconds 30] [--interval-ms 100] [--clients glibc,musl,go]
 //!                [--pods 1] [--cluster-ttl 30]
 //!   bench_matrix --cost     what a sidecar and NodeLocal DNSCache cost, as the kubelet sees
-//!   bench_matrix --overload [--cpu-millis 100] [--seconds 20] [--factor 2]
+//!   bench_matrix --overload [--cpu-millis 100] [--seconds 20] [--factor 2] [--pods 1]
 //!                           a CPU-limited CoreDNS offered twice what it serves, by one busy
-//!                           pod, straight and through its sidecar (`cluster::overload`)
+//!                           pod or --pods sharing it, straight and through the sidecars
+//!                           (`cluster::overload`)
 
 use dns_sidecar_tests::cluster::matrix::scenarios::Scenario;
 use dns_sidecar_tests::cluster::matrix::setups::Setup;
@@ -122,6 +123,7 @@ fn overload(args: &[String]) {
         cpu_millis: 100,
         secs: 20,
         factor: 2.0,
+        pods: 1,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -138,6 +140,7 @@ fn overload(args: &[String]) {
             "--cpu-millis" => o.cpu_millis = num(10.0..=2000.0) as u32,
             "--seconds" => o.secs = num(5.0..=120.0) as u32,
             "--factor" => o.factor = num(0.1..=5.0),
+            "--pods" => o.pods = num(1.0..=40.0) as u32,
             other => fail(&format!("unknown argument {other}")),
         }
     }

@@ -1,19 +1,22 @@
-//! A CPU-limited CoreDNS offered twice what it can serve, by one busy pod: CoreDNS's pods
-//! get a CPU limit (the cgroup quota `resources.limits.cpu` sets), so past their capacity
-//! they queue and drop as an overloaded CoreDNS does in production. From inside an injected
-//! pod's network namespace (entered from the node, as the pod's own app would send), names
-//! never asked before are offered at a fixed rate, each from a fresh socket with no retry:
-//! first straight to the replicas' pod IPs (what the app gets without a sidecar, the VIP
-//! spreading fresh flows over them), then to the sidecar on 127.0.0.1:53. Per run: the
-//! answers by RCODE, the p99 of those answered, and what CoreDNS itself counted
-//! (`coredns_dns_requests_total`) per client query. The names are under `load.example.com`,
-//! a wildcard on the node's upstream, so each is a cache miss CoreDNS forwards.
+//! A CPU-limited CoreDNS offered twice what it can serve, by one busy pod or by many pods
+//! of one app sharing the load: CoreDNS's pods get a CPU limit (the cgroup quota
+//! `resources.limits.cpu` sets), so past their capacity they queue and drop as an
+//! overloaded CoreDNS does in production. From inside each injected pod's network namespace
+//! (entered from the node, as the pod's own app would send), names never asked before are
+//! offered at a fixed rate, each from a fresh socket with no retry: first straight to the
+//! replicas' pod IPs (what the app gets without a sidecar, the VIP spreading fresh flows
+//! over them), then to each pod's sidecar on 127.0.0.1:53. Per run: the answers by RCODE,
+//! the p99 of those answered, what CoreDNS itself counted (`coredns_dns_requests_total`)
+//! per client query, and CoreDNS's own p99 (`coredns_dns_request_duration_seconds`). The
+//! names are under `load.example.com`, a wildcard on the node's upstream, so each is a
+//! cache miss CoreDNS forwards.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::matrix::tally::Tally as CoreDnsTally;
+use super::metrics::{bucket_delta, buckets, quantile, scrape};
 use super::{App, Kube};
 use crate::load::{offer, tally, Outcome, Tally};
 
@@ -27,6 +30,8 @@ pub struct Options {
     /// How long each run offers its load, and how many times CoreDNS's measured capacity.
     pub secs: u32,
     pub factor: f64,
+    /// Pods of the app; the load is shared among them.
+    pub pods: u32,
 }
 
 /// One run: where the load went, at what rate, and what came of it.
@@ -36,6 +41,8 @@ pub struct Run {
     pub got: Tally,
     pub p99_ms: f64,
     pub coredns: f64,
+    /// CoreDNS's own p99 request duration over the run, as its histogram has it.
+    pub coredns_p99_ms: Option<f64>,
 }
 
 impl Run {
@@ -63,9 +70,23 @@ pub fn measure(k: &Kube, o: &Options) -> Measured {
     // Put back even if a step below panics: the tests after this one share the cluster.
     let _restore = Restore(k);
     k.fresh_namespace(NS, &[("dns-sidecar.io/inject", "enabled")]);
-    let app = App::deploy(k, NS, "busy", &[]);
-    let pid = k.container_pid(NS, &app.pod_name(k), "glibc");
-    let netns = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    k.apply(
+        &super::app_manifest(NS, "busy", &[])
+            .replace("replicas: 1", &format!("replicas: {}", o.pods.max(1))),
+    );
+    k.rollout(NS, "deployment/busy");
+    let app = App {
+        ns: NS.into(),
+        name: "busy".into(),
+    };
+    let netns: Vec<PathBuf> = app
+        .pod_names(k)
+        .iter()
+        .map(|pod| {
+            let pid = k.container_pid(NS, pod, "glibc");
+            PathBuf::from(format!("/proc/{pid}/ns/net"))
+        })
+        .collect();
     let replicas: Vec<SocketAddr> = k
         .coredns_ips()
         .iter()
@@ -84,14 +105,17 @@ pub fn measure(k: &Kube, o: &Options) -> Measured {
         // Let CoreDNS drain what the last run left queued.
         std::thread::sleep(Duration::from_secs(3));
         let counted = CoreDnsTally::start(k);
+        let took = durations(k);
         let out = load(&netns, to, path, rate, o.secs);
         let (coredns, _) = counted.stop();
+        let took = bucket_delta(&took, &durations(k));
         runs.push(Run {
             path,
             rate,
             got: tally(&out),
             p99_ms: p99(&out),
             coredns,
+            coredns_p99_ms: quantile(&took, 0.99).map(|s| s * 1e3),
         });
     }
     Measured { capacity, runs }
@@ -105,6 +129,23 @@ impl Drop for Restore<'_> {
         self.0.delete_namespace(NS);
         limit_coredns(self.0, None);
     }
+}
+
+/// CoreDNS's request-duration histogram, every replica's summed (no replica comes or goes
+/// within a run here).
+fn durations(k: &Kube) -> Vec<(f64, f64)> {
+    let mut all: Vec<(f64, f64)> = Vec::new();
+    for ip in k.coredns_ips() {
+        let b = buckets(&scrape(&ip, 9153), "coredns_dns_request_duration_seconds");
+        for (le, n) in b {
+            match all.iter_mut().find(|a| a.0 == le) {
+                Some(a) => a.1 += n,
+                None => all.push((le, n)),
+            }
+        }
+    }
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    all
 }
 
 fn answered(out: &[Outcome]) -> usize {
@@ -123,8 +164,30 @@ fn p99(out: &[Outcome]) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Offers `rate` names a second for `secs` from inside `netns`, spread over `to` in turn.
-fn load(netns: &Path, to: &[SocketAddr], tag: &str, rate: f64, secs: u32) -> Vec<Outcome> {
+/// Offers `rate` names a second for `secs`, shared by the pods of `netns` (each sending
+/// from inside its own network namespace), each pod's share spread over `to`.
+fn load(netns: &[PathBuf], to: &[SocketAddr], tag: &str, rate: f64, secs: u32) -> Vec<Outcome> {
+    let share = rate / netns.len().max(1) as f64;
+    let threads: Vec<_> = netns
+        .iter()
+        .enumerate()
+        .map(|(p, ns)| load_from(ns, p, to, tag, share, secs))
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("the load thread"))
+        .collect()
+}
+
+/// One pod's share of a load, from a thread in its network namespace.
+fn load_from(
+    netns: &Path,
+    pod: usize,
+    to: &[SocketAddr],
+    tag: &str,
+    rate: f64,
+    secs: u32,
+) -> std::thread::JoinHandle<Vec<Outcome>> {
     let n = (rate * f64::from(secs)) as usize;
     let run = std::process::id() ^ crate::load::unit().to_bits() as u32;
     let tag: String = tag
@@ -147,7 +210,7 @@ fn load(netns: &Path, to: &[SocketAddr], tag: &str, rate: f64, secs: u32) -> Vec
                     .enumerate()
                     .map(|(s, addr)| {
                         let names: Vec<String> = (0..n / per)
-                            .map(|i| format!("{tag}-{run:x}-{s}-{i}.load.example.com."))
+                            .map(|i| format!("{tag}-{run:x}-{pod}-{s}-{i}.load.example.com."))
                             .collect();
                         let (addr, rate) = (*addr, rate / per as f64);
                         tokio::spawn(async move { offer(addr, &names, rate, CLIENT_TIMEOUT).await })
@@ -160,8 +223,6 @@ fn load(netns: &Path, to: &[SocketAddr], tag: &str, rate: f64, secs: u32) -> Vec
                 all
             })
     })
-    .join()
-    .expect("the load thread")
 }
 
 /// Sets (Some) the CPU limit of CoreDNS's container, its request with it (a request may
@@ -207,16 +268,17 @@ fn limit_coredns(k: &Kube, millis: Option<u32>) {
 pub fn table(m: &Measured, o: &Options) -> String {
     let direct = m.runs.first().map_or(1, |r| r.got.noerror.max(1));
     let mut s = format!(
-        "CoreDNS limited to {}m CPU per replica, 2 replicas, measured capacity {:.0} answers/s; offered {:.0} q/s ({}x) for {} s, each name new\n\n| path | offered | NOERROR | SERVFAIL | unanswered | NOERROR against direct | p99 answered | CoreDNS req per query |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "CoreDNS limited to {}m CPU per replica, 2 replicas, measured capacity {:.0} answers/s; offered {:.0} q/s ({}x) for {} s by {} pod(s), each name new\n\n| path | offered | NOERROR | SERVFAIL | unanswered | NOERROR against direct | p99 answered | CoreDNS req per query | CoreDNS's own p99 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         o.cpu_millis,
         m.capacity,
         m.runs.first().map_or(0.0, |r| r.rate),
         o.factor,
-        o.secs
+        o.secs,
+        o.pods
     );
     for r in &m.runs {
         s += &format!(
-            "| {} | {} | {} | {} | {} | {:.0}% | {:.1} ms | {:.2} |\n",
+            "| {} | {} | {} | {} | {} | {:.0}% | {:.1} ms | {:.2} | {} |\n",
             r.path,
             r.offered(),
             r.got.noerror,
@@ -224,7 +286,9 @@ pub fn table(m: &Measured, o: &Options) -> String {
             r.got.unanswered,
             100.0 * r.got.noerror as f64 / direct as f64,
             r.p99_ms,
-            r.per_query()
+            r.per_query(),
+            r.coredns_p99_ms
+                .map_or("n/a".to_string(), |ms| format!("{ms:.1} ms"))
         );
     }
     s
