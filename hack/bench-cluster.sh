@@ -12,7 +12,7 @@
 #                                              of hack/cluster.sh (brought up if it is not,
 #                                              and down again at the end if this brought it)
 #     --setups vip,per-replica,nodelocal,sidecar,sidecar+nodelocal,sidecar+tier
-#     --scenarios steady,replica-dies,rollout,node-cache-killed,loss-5,cold,dead-at-start
+#     --scenarios steady,replica-dies,rollout,node-cache-killed,loss-5,cold,dead-at-start,overload-2x
 #     --seconds 30 --interval-ms 100 --clients glibc,musl,go --pods 1 --cluster-ttl 30
 #   Real CoreDNS (kubeadm's, 2 replicas), real NodeLocal DNSCache (its addon), real
 #   kube-proxy; one setup at a time, CoreDNS's own request counter read across its pods.

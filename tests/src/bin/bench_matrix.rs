@@ -3,7 +3,7 @@
 //! `hack/bench-cluster.sh` (root; the cluster up).
 //!
 //!   bench_matrix [--setups vip,per-replica,nodelocal,sidecar,sidecar+nodelocal,sidecar+tier]
-//!                [--scenarios steady,replica-dies,rollout,node-cache-killed,loss-5,cold,dead-at-start]
+//!                [--scenarios steady,replica-dies,rollout,node-cache-killed,loss-5,cold,dead-at-start,overload-2x]
 //!                [--seconds 30] [--interval-ms 100] [--clients glibc,musl,go]
 //!                [--pods 1] [--cluster-ttl 30]
 //!   bench_matrix --cost     what a sidecar and NodeLocal DNSCache cost, as the kubelet sees

@@ -148,7 +148,7 @@ fn durations(k: &Kube) -> Vec<(f64, f64)> {
     all
 }
 
-fn answered(out: &[Outcome]) -> usize {
+pub(crate) fn answered(out: &[Outcome]) -> usize {
     out.iter().filter(|o| o.rcode.is_some()).count()
 }
 
@@ -166,7 +166,13 @@ fn p99(out: &[Outcome]) -> f64 {
 
 /// Offers `rate` names a second for `secs`, shared by the pods of `netns` (each sending
 /// from inside its own network namespace), each pod's share spread over `to`.
-fn load(netns: &[PathBuf], to: &[SocketAddr], tag: &str, rate: f64, secs: u32) -> Vec<Outcome> {
+pub(crate) fn load(
+    netns: &[PathBuf],
+    to: &[SocketAddr],
+    tag: &str,
+    rate: f64,
+    secs: u32,
+) -> Vec<Outcome> {
     let share = rate / netns.len().max(1) as f64;
     let threads: Vec<_> = netns
         .iter()
@@ -227,7 +233,7 @@ fn load_from(
 
 /// Sets (Some) the CPU limit of CoreDNS's container, its request with it (a request may
 /// not exceed its limit), or puts back kubeadm's (None: no limit, 100m requested); rolls it.
-fn limit_coredns(k: &Kube, millis: Option<u32>) {
+pub(crate) fn limit_coredns(k: &Kube, millis: Option<u32>) {
     let res = "/spec/template/spec/containers/0/resources";
     let patch = match millis {
         Some(m) => format!(

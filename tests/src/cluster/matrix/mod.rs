@@ -5,6 +5,7 @@
 //! followed across its pods by `tally`) per second and per client lookup.
 //! `hack/bench-cluster.sh` runs it whole; `tests/tests/cluster_matrix.rs` a short variant.
 
+pub mod neighbour;
 pub mod scenarios;
 pub mod setups;
 pub mod tally;

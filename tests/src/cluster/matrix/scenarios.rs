@@ -2,14 +2,16 @@
 //! dies (its pod's packets dropped at the node); a CoreDNS rolling restart; the node cache
 //! OOM-killed (SIGKILL) and then rolled; 5% of the node's DNS packets lost (nft `numgen
 //! random`: there is no netem here); the app's pods restarted (cold caches), with a
-//! replica's node dead from before. Each starts a few seconds into the run (or before the
-//! app's pods do) and is undone before the next.
+//! replica's node dead from before, or with CoreDNS CPU-limited and overloaded twice over by
+//! a neighbour (`neighbour`). Each starts a few seconds into the run (or before the app's
+//! pods do) and is undone before the next.
 
 use std::process::Command;
 use std::time::Duration;
 
 use super::super::fault::Dropped;
 use super::super::Kube;
+use super::neighbour::{self, Neighbour};
 use super::setups::{NodeCache, Setup};
 use crate::{output_with_stdin, wait_until};
 
@@ -24,10 +26,13 @@ pub enum Scenario {
     Cold,
     /// A replica's node dead before the app's pods start (nothing seen fail yet).
     DeadAtStart,
+    /// CoreDNS CPU-limited and offered twice what it answers by a neighbour, from before
+    /// the app's pods start (their first lookups are misses in the overload).
+    Overload,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Steady,
         Scenario::ReplicaDies,
         Scenario::Rollout,
@@ -35,11 +40,15 @@ impl Scenario {
         Scenario::Loss5,
         Scenario::Cold,
         Scenario::DeadAtStart,
+        Scenario::Overload,
     ];
 
     /// Made before the app's pods are restarted, its lookups timed from their start.
     pub fn before_start(self) -> bool {
-        matches!(self, Scenario::Cold | Scenario::DeadAtStart)
+        matches!(
+            self,
+            Scenario::Cold | Scenario::DeadAtStart | Scenario::Overload
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -51,6 +60,7 @@ impl Scenario {
             Scenario::Loss5 => "loss-5",
             Scenario::Cold => "cold",
             Scenario::DeadAtStart => "dead-at-start",
+            Scenario::Overload => "overload-2x",
         }
     }
 
@@ -68,6 +78,9 @@ impl Scenario {
             Scenario::Cold => "Every app pod restarted at once: cold caches",
             Scenario::DeadAtStart => {
                 "A replica's node dead before the app's pods start (nothing seen fail yet)"
+            }
+            Scenario::Overload => {
+                "CoreDNS limited to 50m a replica and a neighbour offering it twice what it answers, from before the app's pods start (CoreDNS's columns count the neighbour's questions too)"
             }
         }
     }
@@ -92,6 +105,7 @@ pub enum Fault {
     None,
     Dropped(Dropped),
     Loss(String),
+    Overload(Box<Neighbour>),
 }
 
 /// Starts `sc` for an app of `setup`; returns what `end` must undo.
@@ -127,6 +141,12 @@ pub fn start(k: &Kube, sc: Scenario, setup: Setup) -> Fault {
                 .status();
             Fault::None
         }
+        Scenario::Overload => {
+            let n = neighbour::start(k);
+            // The limit rolled CoreDNS: per-replica Services follow its new pods.
+            setup.refresh(k);
+            Fault::Overload(Box::new(n))
+        }
         Scenario::Loss5 => {
             let table = "dsc_test_loss".to_string();
             let rules = format!(
@@ -160,6 +180,11 @@ pub fn end(k: &Kube, f: Fault) {
     match f {
         Fault::None => {}
         Fault::Dropped(d) => drop(d),
+        Fault::Overload(n) => {
+            let rate = n.rate;
+            let got = n.stop(k);
+            eprintln!("the neighbour offered {rate:.0} q/s: {got:?}");
+        }
         Fault::Loss(table) => {
             let _ = Command::new("nft")
                 .args(["delete", "table", "inet", &table])
