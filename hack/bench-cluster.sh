@@ -16,7 +16,7 @@
 #     --seconds 30 --interval-ms 100 --clients glibc,musl,go --pods 1 --cluster-ttl 30
 #   Real CoreDNS (kubeadm's, 2 replicas), real NodeLocal DNSCache (its addon), real
 #   kube-proxy; one setup at a time, CoreDNS's own request counter read across its pods.
-#   Prints one markdown table per scenario (tests/src/bin/bench_matrix.rs). About 40 minutes
+#   Prints one markdown table per scenario (tests/src/bin/bench_matrix.rs). About 32 minutes
 #   with every setup and scenario.
 #
 #   hack/bench-cluster.sh --netns [options]    the fleet in network namespaces, for the faults

@@ -78,7 +78,8 @@ pub struct Args {
     pub query_timeout: Duration,
 
     /// How long to wait on one upstream before asking the next as well: "auto" (smoothed
-    /// RTT + 4 deviations, within 10ms..250ms) or a fixed duration.
+    /// RTT + 4 deviations, within 10ms..250ms; a node cache at least 50ms) or a fixed
+    /// duration.
     #[arg(long, env = "DNS_SIDECAR_HEDGE_DELAY", value_parser = parse_hedge, default_value = "auto")]
     pub hedge_delay: Hedge,
 
